@@ -1,0 +1,65 @@
+import type { BottlePlan } from "../src/engine/plan-schema.js";
+import type { ExecResult, Progress } from "../src/engine/records.js";
+
+/** Options of one command run inside a bottle. */
+export interface ExecOptions {
+  /** Guest user; defaults to the plan's agent user (`node`). */
+  user?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+  stdin?: string;
+  /** Per stream; output beyond it is dropped and `truncated` set. */
+  maxOutputBytes?: number;
+  /** Output as it arrives (for progress notifications and the CLI). */
+  onOutput?: (stream: "stdout" | "stderr", chunk: string) => void;
+  /** Aborting kills the process inside the bottle, not just the client. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A running bottle. Provisioning and tools go through this handle only, so a
+ * backend can change how it reaches the guest without touching them.
+ */
+export interface Bottle {
+  readonly id: string;
+  /** argv runs as is; a string runs through `/bin/sh -c`. A non-zero exit is a result, not an error. */
+  exec(command: string | string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Copies a host file or folder to a guest path (landing owned by root). */
+  cpIn(hostPath: string, guestPath: string): Promise<void>;
+  cpOut(guestPath: string, hostPath: string): Promise<void>;
+}
+
+/** What a backend finds of a bottle by asking its engine (labels), for re-discovery and gc. */
+export interface DiscoveredBottle {
+  id: string;
+  /** Every backend resource carrying the bottle's label, by kind. */
+  resources: { kind: "container" | "network" | "volume"; name: string; running: boolean }[];
+  /** Whether the agent itself is up. */
+  agentRunning: boolean;
+}
+
+export interface LaunchHooks {
+  onProgress?: (progress: Omit<Progress, "step" | "total">) => void;
+  signal?: AbortSignal;
+}
+
+export type Availability = { ok: true; detail: string } | { ok: false; reason: string };
+
+export interface Backend {
+  readonly name: "docker" | "smolmachines";
+  /** Whether the backend's engine answers; the reason says how to fix it when not. */
+  available(): Promise<Availability>;
+  /**
+   * Builds or reuses images, creates networks and the sidecar bundle, starts
+   * the agent and waits until its sidecars answer. Provisioning is the engine's
+   * job, through the returned handle. On failure or abort it removes what it made.
+   */
+  launch(plan: BottlePlan, hooks?: LaunchHooks): Promise<Bottle>;
+  /** A handle for a bottle this or an earlier process launched. */
+  attach(plan: BottlePlan): Bottle;
+  /** Bottles of this home found on the engine, by label. */
+  discover(homeLabel: string): Promise<DiscoveredBottle[]>;
+  /** Removes every resource labelled with the bottle id; returns what was removed. */
+  remove(id: string, homeLabel: string): Promise<string[]>;
+}

@@ -1,0 +1,261 @@
+import { execa } from "execa";
+import type { BottlePlan } from "../../src/engine/plan-schema.js";
+import { log } from "../../src/log.js";
+import { assetPaths } from "../../src/package-root.js";
+import { UserError } from "../../src/user-error.js";
+import { waitUntil } from "../../src/wait-until.js";
+import type { Availability, Backend, Bottle, DiscoveredBottle, LaunchHooks } from "../backend.js";
+import { DockerBottle } from "./bottle.js";
+import { docker, dockerBinary, DockerError, parseJsonLines } from "./docker-cli.js";
+import { ensureImage } from "./images.js";
+import { chooseAgentRuntime } from "./runtime.js";
+
+const READY_TIMEOUT_MS = 60_000;
+/** Where the bundle serves its sockets, in both containers. */
+const SOCKET_DIR = "/run/bot-bottle";
+
+export const LABELS = { id: "bot-bottle.id", home: "bot-bottle.home", role: "bot-bottle.role" } as const;
+
+const labelArgs = (plan: BottlePlan, role: string) => [
+  "--label",
+  `${LABELS.id}=${plan.id}`,
+  "--label",
+  `${LABELS.home}=${plan.homeLabel}`,
+  "--label",
+  `${LABELS.role}=${role}`,
+];
+
+function parseLabels(labels: string): Record<string, string> {
+  return Object.fromEntries(
+    labels
+      .split(",")
+      .filter((pair) => pair.includes("="))
+      .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+  );
+}
+
+export class DockerBackend implements Backend {
+  readonly name = "docker" as const;
+
+  async available(): Promise<Availability> {
+    try {
+      const version = await docker(["version", "--format", "{{.Server.Version}}"]);
+      return { ok: true, detail: `Docker engine ${version}` };
+    } catch (err) {
+      const detail = err instanceof DockerError ? err.stderr.trim() : (err as Error).message;
+      return {
+        ok: false,
+        reason: `no Docker engine answers (${detail.split("\n")[0]}). Start one (Docker Desktop, colima, or \`sudo dockerd\`; on Debian: bash scripts/docker-engine.sh) and retry`,
+      };
+    }
+  }
+
+  attach(plan: BottlePlan): Bottle {
+    return new DockerBottle({
+      id: plan.id,
+      container: plan.resources.agent,
+      defaultUser: plan.guest.user,
+      homes: { [plan.guest.user]: plan.guest.home, root: "/root" },
+      workspace: plan.guest.workspace,
+    });
+  }
+
+  async launch(plan: BottlePlan, hooks: LaunchHooks = {}): Promise<Bottle> {
+    const { signal } = hooks;
+    const progress = (phase: string, message: string) => {
+      log.debug({ bottle: plan.id, phase }, message);
+      hooks.onProgress?.({ phase, message });
+    };
+    const availability = await this.available();
+    if (!availability.ok) throw new UserError(availability.reason);
+    try {
+      const bundleImage = await ensureImage("bundle", plan.images.bundle, (m) => progress("images", m), signal);
+      const agentImage = await ensureImage(plan.provider.name, plan.images.agent, (m) => progress("images", m), signal);
+      signal?.throwIfAborted();
+
+      progress("network", `creating network ${plan.resources.network} and socket volume ${plan.resources.volume}`);
+      await docker(["network", "create", "--driver", "bridge", ...labelArgs(plan, "network"), plan.resources.network]);
+      await docker(["volume", "create", ...labelArgs(plan, "sockets"), plan.resources.volume]);
+      signal?.throwIfAborted();
+
+      progress("sidecars", `starting the sidecar bundle (${plan.sidecars.daemons.join(", ")})`);
+      await this.startBundle(plan, bundleImage);
+      signal?.throwIfAborted();
+
+      const runtime = chooseAgentRuntime(JSON.parse(await docker(["info", "--format", "{{json .}}"])));
+      progress("agent", `starting the agent container (${runtime.reason})`);
+      await this.startAgent(plan, agentImage, runtime.runtime);
+
+      progress("ready", "waiting for the agent's forwarder and egress to answer");
+      const bottle = this.attach(plan);
+      await this.waitReady(plan, bottle, signal);
+      return bottle;
+    } catch (err) {
+      await this.remove(plan.id, plan.homeLabel).catch((cleanupErr) =>
+        log.warn({ bottle: plan.id, err: String(cleanupErr) }, "cleanup after a failed launch was incomplete; run `bot-bottle gc`"),
+      );
+      throw err;
+    }
+  }
+
+  private async startBundle(plan: BottlePlan, image: string): Promise<void> {
+    const tokenArgs = Object.keys(plan.sidecars.tokenEnv).flatMap((name) => ["-e", name]);
+    // Token values travel in the docker CLI's environment and `-e NAME` copies
+    // them from there: they never appear in any process's argv.
+    const tokenValues = Object.fromEntries(
+      Object.entries(plan.sidecars.tokenEnv).map(([bundleVar, hostVar]) => [bundleVar, process.env[hostVar] ?? ""]),
+    );
+    await docker(
+      [
+        "run",
+        "-d",
+        "--name",
+        plan.resources.bundle,
+        ...labelArgs(plan, "bundle"),
+        "--network",
+        plan.resources.network,
+        "--init",
+        "--security-opt",
+        "no-new-privileges",
+        "-v",
+        `${plan.resources.volume}:${SOCKET_DIR}`,
+        "-v",
+        `${plan.sidecars.egressConfigDir}:/etc/bot-bottle/egress:ro`,
+        "-e",
+        `BOT_BOTTLE_DAEMONS=${plan.sidecars.daemons.join(",")}`,
+        "-e",
+        "EGRESS_ROUTES=/etc/bot-bottle/egress/routes.json",
+        "-e",
+        `EGRESS_SOCKET=${SOCKET_DIR}/egress.sock`,
+        ...tokenArgs,
+        image,
+      ],
+      { env: tokenValues },
+    );
+  }
+
+  private async startAgent(plan: BottlePlan, image: string, runtime: string | null): Promise<void> {
+    const envArgs = Object.entries(plan.guest.env).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
+    await docker([
+      "run",
+      "-d",
+      "--name",
+      plan.resources.agent,
+      ...labelArgs(plan, "agent"),
+      // No interface but loopback: the sidecars are reached through sockets only.
+      "--network",
+      "none",
+      "--hostname",
+      plan.id.slice(0, 63),
+      // tini as PID 1 reaps the orphans that killed commands leave behind.
+      "--init",
+      "--security-opt",
+      "no-new-privileges",
+      ...(runtime ? ["--runtime", runtime] : []),
+      "--user",
+      "root",
+      "-v",
+      `${plan.resources.volume}:${SOCKET_DIR}:ro`,
+      "-v",
+      `${assetPaths.forwarder}:/opt/bot-bottle/forwarder.js:ro`,
+      ...envArgs,
+      "--entrypoint",
+      "node",
+      image,
+      "/opt/bot-bottle/forwarder.js",
+      ...plan.sidecars.forwards,
+    ]);
+  }
+
+  private async waitReady(plan: BottlePlan, bottle: Bottle, signal?: AbortSignal): Promise<void> {
+    const { agent, bundle } = plan.resources;
+    await waitUntil(
+      "the agent's forwarder",
+      async () => {
+        const running = await docker(["inspect", "--format", "{{.State.Running}}", agent]);
+        if (running !== "true") throw new Error(`the agent container stopped during start:\n${await containerLogs(agent)}`);
+        const logs = await containerLogs(agent);
+        return logs.includes("forwarder ready") ? true : undefined;
+      },
+      { timeoutMs: READY_TIMEOUT_MS, signal },
+    );
+    const probe =
+      "require('http').get('http://127.0.0.1:9099/__bot-bottle/health',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))";
+    await waitUntil(
+      "egress to answer through the forwarder",
+      async () => {
+        const running = await docker(["inspect", "--format", "{{.State.Running}}", bundle]);
+        if (running !== "true") throw new UserError(`the sidecar bundle stopped during start:\n${await containerLogs(bundle)}`);
+        const result = await bottle.exec(["node", "-e", probe], { user: "root", cwd: "/" });
+        return result.exit_code === 0 ? true : undefined;
+      },
+      { timeoutMs: READY_TIMEOUT_MS, signal },
+    );
+  }
+
+  async discover(homeLabel: string): Promise<DiscoveredBottle[]> {
+    const filter = ["--filter", `label=${LABELS.home}=${homeLabel}`];
+    const [containers, networks, volumes] = await Promise.all([
+      docker(["ps", "-a", ...filter, "--format", "{{json .}}"]),
+      docker(["network", "ls", ...filter, "--format", "{{json .}}"]),
+      docker(["volume", "ls", ...filter, "--format", "{{json .}}"]),
+    ]);
+    const byId = new Map<string, DiscoveredBottle>();
+    const entry = (id: string) => {
+      let found = byId.get(id);
+      if (!found) byId.set(id, (found = { id, resources: [], agentRunning: false }));
+      return found;
+    };
+    type Row = { Names?: string; Name?: string; Labels: string; State?: string };
+    for (const row of parseJsonLines<Row>(containers)) {
+      const labels = parseLabels(row.Labels);
+      const id = labels[LABELS.id];
+      if (!id) continue;
+      const running = row.State === "running";
+      entry(id).resources.push({ kind: "container", name: row.Names ?? "", running });
+      if (labels[LABELS.role] === "agent" && running) entry(id).agentRunning = true;
+    }
+    for (const [kind, stdout] of [
+      ["network", networks],
+      ["volume", volumes],
+    ] as const) {
+      for (const row of parseJsonLines<Row>(stdout)) {
+        const id = parseLabels(row.Labels)[LABELS.id];
+        if (id) entry(id).resources.push({ kind, name: row.Name ?? "", running: false });
+      }
+    }
+    return [...byId.values()];
+  }
+
+  async remove(id: string, homeLabel: string): Promise<string[]> {
+    const found = (await this.discover(homeLabel)).find((b) => b.id === id);
+    if (!found) return [];
+    const removed: string[] = [];
+    // Containers first: a network or volume in use cannot be removed.
+    for (const kind of ["container", "network", "volume"] as const) {
+      const names = found.resources.filter((r) => r.kind === kind).map((r) => r.name);
+      if (names.length === 0) continue;
+      if (kind === "network") await disconnectStrangers(names);
+      const command = kind === "container" ? ["rm", "-f", "-v"] : [kind, "rm"];
+      await docker([...command, ...names]);
+      removed.push(...names.map((n) => `${kind} ${n}`));
+    }
+    return removed;
+  }
+}
+
+/** Containers someone else attached to a bottle's network would block its removal. */
+async function disconnectStrangers(networks: string[]): Promise<void> {
+  for (const network of networks) {
+    const attached = await docker(["network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", network]);
+    for (const container of attached.split(/\s+/).filter(Boolean)) {
+      await docker(["network", "disconnect", "-f", network, container]);
+    }
+  }
+}
+
+/** The container's stdout and stderr, interleaved (daemons report failures on stderr). */
+async function containerLogs(container: string): Promise<string> {
+  const result = await execa(dockerBinary(), ["logs", "--tail", "50", container], { all: true, reject: false });
+  return String(result.all ?? "");
+}

@@ -1,0 +1,12 @@
+import { Command } from "commander";
+import { Engine } from "../engine/engine.js";
+
+export function gcCommand(): Command {
+  return new Command("gc")
+    .description("remove containers, networks, volumes and state folders of bottles that are gone or half-made")
+    .action(async () => {
+      const { removed } = await Engine.fromProcess().gc();
+      if (removed.length === 0) process.stdout.write("nothing to remove\n");
+      for (const item of removed) process.stdout.write(`removed ${item}\n`);
+    });
+}

@@ -1,0 +1,44 @@
+import { Command, Option } from "commander";
+import { Engine } from "../engine/engine.js";
+import { planSummary } from "../engine/prepare.js";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function startCommand(): Command {
+  return new Command("start")
+    .description("start a bottle for AGENT and print its id")
+    .argument("<agent>", "agent name (see `bot-bottle agents`)")
+    .option("--bottle <name>", "bottle to use instead of the agent's own (repeatable; merged left to right)", collect)
+    .option("--cwd <dir>", "copy this repository (with its history) into the bottle's workspace")
+    .option("--label <label>", "a free-form label shown by `ls`")
+    .addOption(new Option("--backend <backend>", "where the bottle runs").choices(["docker", "smolmachines"]).default("docker"))
+    .option("--dry-run", "print the plan and stop, changing nothing")
+    .option("--json", "print the bottle record as JSON")
+    .action(async (agent: string, options: { bottle?: string[]; cwd?: string; label?: string; backend: "docker" | "smolmachines"; dryRun?: boolean; json?: boolean }) => {
+      const engine = Engine.fromProcess();
+      const plan = await engine.plan({ agent, bottles: options.bottle, cwd: options.cwd, label: options.label, backend: options.backend });
+      if (options.dryRun) {
+        engine.discardPlan(plan);
+        process.stdout.write(planSummary(plan) + "\n");
+        return;
+      }
+      // Ctrl-C cancels the launch, which removes what it made so far.
+      const controller = new AbortController();
+      const onSignal = () => {
+        process.stderr.write("bot-bottle: cancelling start, removing what it created...\n");
+        controller.abort();
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        const record = await engine.launch(plan, {
+          signal: controller.signal,
+          onProgress: (p) => process.stderr.write(`[${p.phase}] ${p.message}\n`),
+        });
+        process.stdout.write(options.json ? JSON.stringify(record, null, 2) + "\n" : `${record.id}\n`);
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+}

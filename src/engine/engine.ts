@@ -1,0 +1,199 @@
+import { rmSync } from "node:fs";
+import type { Backend, Bottle, ExecOptions } from "../../backends/backend.js";
+import { DockerBackend } from "../../backends/docker/backend.js";
+import { botBottleHome } from "../home.js";
+import { log } from "../log.js";
+import { UserError } from "../user-error.js";
+import { createBottleCa, writeBottleCa } from "./ca.js";
+import type { BottlePlan } from "./plan-schema.js";
+import { homeLabel, prepare } from "./prepare.js";
+import { provisionSteps } from "./provision/steps.js";
+import type { BottleRecord, BottleSpec, ExecResult, Progress, StopResult } from "./records.js";
+import { type BottleMetadata, StateStore } from "./state.js";
+
+export interface EngineOptions {
+  home: string;
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface StartHooks {
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface GcResult {
+  removed: string[];
+}
+
+const isAlive = (pid: number | null) => {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+const publicRecord = ({ starter_pid: _pid, ...record }: BottleMetadata): BottleRecord => record;
+
+/**
+ * The one engine behind the CLI and the MCP tools: plan -> launch -> provision,
+ * then exec, list, stop and gc over the recorded state.
+ */
+export class Engine {
+  readonly home: string;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly state: StateStore;
+  private readonly backends: Record<string, Backend>;
+
+  constructor(options: EngineOptions) {
+    this.home = options.home;
+    this.cwd = options.cwd;
+    this.env = options.env ?? process.env;
+    this.state = new StateStore(this.home);
+    this.backends = { docker: new DockerBackend() };
+  }
+
+  /** The engine for this process: BOT_BOTTLE_HOME (or ~/.bot-bottle) and the current folder. */
+  static fromProcess(): Engine {
+    return new Engine({ home: botBottleHome(), cwd: process.cwd() });
+  }
+
+  backend(name: string): Backend {
+    const backend = this.backends[name];
+    if (!backend) {
+      throw new UserError(`backend "${name}" is not available here; available: ${Object.keys(this.backends).join(", ")}`);
+    }
+    return backend;
+  }
+
+  plan(spec: BottleSpec): Promise<BottlePlan> {
+    return prepare(spec, { home: this.home, cwd: this.cwd, env: this.env });
+  }
+
+  /** Removes a plan that was never launched (a dry run). */
+  discardPlan(plan: BottlePlan): void {
+    rmSync(plan.stateDir, { recursive: true, force: true });
+  }
+
+  async start(spec: BottleSpec, hooks: StartHooks = {}): Promise<BottleRecord> {
+    const plan = await this.plan(spec);
+    return this.launch(plan, hooks);
+  }
+
+  async launch(plan: BottlePlan, hooks: StartHooks = {}): Promise<BottleRecord> {
+    const backend = this.backend(plan.backend);
+    // Image builds report a line per Dockerfile step, so the number of steps is not known up front.
+    let step = 0;
+    const report = (phase: string, message: string) => hooks.onProgress?.({ phase, message, step: ++step });
+
+    this.state.writeMetadata({
+      id: plan.id,
+      agent: plan.agent.name,
+      bottles: plan.bottles,
+      provider: plan.provider.name,
+      backend: plan.backend,
+      label: plan.label,
+      cwd: plan.cwd,
+      status: "starting",
+      started_at: new Date().toISOString(),
+      stopped_at: null,
+      resources: plan.resources,
+      warnings: [],
+      starter_pid: process.pid,
+    });
+    try {
+      report("ca", "creating the bottle's egress CA");
+      writeBottleCa(await createBottleCa(plan.id), plan.ca.cert, plan.ca.key);
+      const bottle = await backend.launch(plan, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
+      for (const provision of provisionSteps) {
+        hooks.signal?.throwIfAborted();
+        report(`provision:${provision.name}`, provision.describe);
+        await provision.run(plan, bottle);
+      }
+      const record = this.state.updateMetadata(plan.id, { status: "running", starter_pid: null });
+      log.info({ bottle: plan.id }, "bottle is running");
+      return publicRecord(record);
+    } catch (err) {
+      await backend.remove(plan.id, plan.homeLabel).catch(() => undefined);
+      this.state.updateMetadata(plan.id, { status: "failed", stopped_at: new Date().toISOString(), starter_pid: null });
+      throw err;
+    }
+  }
+
+  /** A handle on a running bottle, or a UserError that says what exists. */
+  attach(id: string): { plan: BottlePlan; bottle: Bottle } {
+    const metadata = this.state.readMetadata(id);
+    const plan = this.state.readPlan(id);
+    if (!metadata || !plan) {
+      const known = this.state.ids().join(", ") || "none";
+      throw new UserError(`no bottle with id "${id}" (known bottles: ${known}); list them with list_bottles / \`bot-bottle ls\``);
+    }
+    if (metadata.status !== "running") {
+      throw new UserError(`bottle ${id} is ${metadata.status}, not running; start a new one`);
+    }
+    return { plan, bottle: this.backend(plan.backend).attach(plan) };
+  }
+
+  async exec(id: string, command: string | string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const { bottle } = this.attach(id);
+    return bottle.exec(command, options);
+  }
+
+  /** Every bottle with a state folder, its status reconciled with what the backend reports. */
+  async list(): Promise<BottleRecord[]> {
+    const discovered = new Map((await this.backend("docker").discover(homeLabel(this.home))).map((b) => [b.id, b]));
+    const records: BottleRecord[] = [];
+    for (const id of this.state.ids()) {
+      const metadata = this.state.readMetadata(id);
+      if (!metadata) continue;
+      let status = metadata.status;
+      if (status === "running" && !discovered.get(id)?.agentRunning) status = "stopped";
+      if (status === "starting" && !isAlive(metadata.starter_pid)) status = "failed";
+      records.push(publicRecord({ ...metadata, status }));
+    }
+    return records;
+  }
+
+  async stop(id: string): Promise<StopResult> {
+    const metadata = this.state.readMetadata(id);
+    const plan = this.state.readPlan(id);
+    if (!metadata || !plan) {
+      throw new UserError(`no bottle with id "${id}" (known bottles: ${this.state.ids().join(", ") || "none"})`);
+    }
+    const removed = await this.backend(plan.backend).remove(id, plan.homeLabel);
+    this.state.updateMetadata(id, { status: "stopped", stopped_at: new Date().toISOString(), starter_pid: null });
+    log.info({ bottle: id, removed }, "bottle stopped");
+    return { id, removed };
+  }
+
+  /**
+   * Removes what belongs to no live bottle: backend resources without a
+   * running record, half-made bottles whose starter died, and the state
+   * folders of bottles that are gone.
+   */
+  async gc(): Promise<GcResult> {
+    const backend = this.backend("docker");
+    const label = homeLabel(this.home);
+    const removed: string[] = [];
+    const discovered = new Map((await backend.discover(label)).map((b) => [b.id, b]));
+    const live = (id: string): boolean => {
+      const metadata = this.state.readMetadata(id);
+      if (!metadata) return false;
+      if (metadata.status === "starting") return isAlive(metadata.starter_pid);
+      return metadata.status === "running" && discovered.get(id)?.agentRunning === true;
+    };
+    for (const id of new Set([...discovered.keys(), ...this.state.ids()])) {
+      if (live(id)) continue;
+      if (discovered.has(id)) removed.push(...(await backend.remove(id, label)));
+      if (this.state.ids().includes(id)) {
+        this.state.remove(id);
+        removed.push(`state ${id}`);
+      }
+    }
+    return { removed };
+  }
+}

@@ -1,0 +1,56 @@
+import { z } from "zod";
+
+// A BottlePlan is everything launch and provisioning need, resolved once from
+// the manifest. It is saved as `state/<id>/plan.json`, so a later process can
+// reattach to the bottle without re-reading (possibly edited) manifests.
+
+const GuestFile = z.object({ host: z.string(), guest: z.string() });
+
+export const ImagePlan = z.object({
+  dockerfile: z.string(),
+  /** Further host files placed beside the Dockerfile in the build context. */
+  files: z.array(z.string()),
+  /** Where the Dockerfile came from in the cascade, for the preflight summary. */
+  dockerfileOrigin: z.enum(["bottle-override", "manifest", "plugin", "provider"]),
+  baseImage: z.string(),
+  /** Extra CA bundle trusted by the image build only (TLS-inspecting proxies). */
+  buildCa: z.string().nullable(),
+});
+
+export const BottlePlan = z.object({
+  id: z.string(),
+  home: z.string(),
+  /** Short hash of the home folder, carried as a label so two homes never touch each other's bottles. */
+  homeLabel: z.string(),
+  stateDir: z.string(),
+  backend: z.enum(["docker", "smolmachines"]),
+  agent: z.object({ name: z.string(), source: z.string() }),
+  bottles: z.array(z.string()),
+  label: z.string().nullable(),
+  cwd: z.string().nullable(),
+  provider: z.object({ name: z.string() }),
+  images: z.object({ agent: ImagePlan, bundle: ImagePlan }),
+  guest: z.object({
+    user: z.string(),
+    home: z.string(),
+    workspace: z.string(),
+    /** The agent's environment: the bottle's env, proxy and CA settings, provider placeholders. Never secrets. */
+    env: z.record(z.string(), z.string()),
+  }),
+  prompt: GuestFile,
+  skills: z.array(z.object({ name: z.string(), host: z.string(), guest: z.string() })),
+  gitUser: z.object({ name: z.string().optional(), email: z.string().optional() }),
+  ca: z.object({ cert: z.string(), key: z.string(), guestCert: z.string() }),
+  sidecars: z.object({
+    daemons: z.array(z.enum(["egress", "supervise", "git-gate"])),
+    /** `127.0.0.1:PORT=/run/bot-bottle/NAME.sock` mappings for the agent's forwarder. */
+    forwards: z.array(z.string()),
+    /** Host folder mounted read-only at /etc/bot-bottle/egress in the bundle. */
+    egressConfigDir: z.string(),
+    /** Bundle env var -> host env var whose value it gets at launch (names only, never values). */
+    tokenEnv: z.record(z.string(), z.string()),
+  }),
+  resources: z.object({ agent: z.string(), bundle: z.string(), network: z.string(), volume: z.string() }),
+});
+export type BottlePlan = z.infer<typeof BottlePlan>;
+export type ImagePlan = z.infer<typeof ImagePlan>;

@@ -1,0 +1,199 @@
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { homePaths } from "../home.js";
+import { loadManifestIndex } from "../manifest/load.js";
+import { resolveManifest } from "../manifest/manifest.js";
+import type { Manifest } from "../manifest/schema.js";
+import { assetPaths } from "../package-root.js";
+import { resolveProvider } from "../providers/registry.js";
+import type { Provider } from "../providers/provider.js";
+import { UserError } from "../user-error.js";
+import { egressConfig, egressSecretEnv } from "./egress-config.js";
+import type { BottlePlan, ImagePlan } from "./plan-schema.js";
+import type { BottleSpec } from "./records.js";
+import { StateStore, writeFileAtomic } from "./state.js";
+
+export const EGRESS_PORT = 9099;
+const SOCKET_DIR = "/run/bot-bottle";
+const GUEST_CA = "/usr/local/share/ca-certificates/bot-bottle-egress.crt";
+const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+const DEFAULT_AGENT_BASE = "node:20-bookworm";
+const DEFAULT_BUNDLE_BASE = "node:20-bookworm-slim";
+
+export interface PrepareContext {
+  home: string;
+  /** Where the caller runs: its `.bot-bottle/agents/` are loaded when the spec gives no cwd. */
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export const homeLabel = (home: string) => createHash("sha256").update(home).digest("hex").slice(0, 12);
+
+function newBottleId(agent: string): string {
+  return `${agent.slice(0, 40)}-${randomBytes(4).toString("hex")}`;
+}
+
+/** `$CLAUDE_CONFIG_DIR/skills` when set, else `~/.claude/skills`, as Claude Code itself does. */
+export function hostSkillsDir(env: NodeJS.ProcessEnv): string {
+  return path.join(env.CLAUDE_CONFIG_DIR ?? path.join(os.homedir(), ".claude"), "skills");
+}
+
+function buildCa(env: NodeJS.ProcessEnv): string | null {
+  const file = env.BOT_BOTTLE_BUILD_CA;
+  if (!file) return null;
+  if (!existsSync(file)) throw new UserError(`BOT_BOTTLE_BUILD_CA names ${file}, which does not exist`);
+  return path.resolve(file);
+}
+
+function agentImage(manifest: Manifest, provider: Provider, home: string, env: NodeJS.ProcessEnv): ImagePlan {
+  const fromManifest = manifest.bottle.agent_provider.dockerfile;
+  let dockerfile = path.join(provider.dockerfileDir, "Dockerfile");
+  let origin: ImagePlan["dockerfileOrigin"] = "provider";
+  if (fromManifest) {
+    // relative to the bottles folder, where the manifest that names it lives
+    dockerfile = path.resolve(homePaths(home).bottles, fromManifest);
+    origin = "manifest";
+    if (!existsSync(dockerfile)) {
+      throw new UserError(`agent_provider.dockerfile of bottle ${manifest.bottle.names.join("+")} names ${dockerfile}, which does not exist`);
+    }
+  }
+  return {
+    dockerfile,
+    files: [],
+    dockerfileOrigin: origin,
+    baseImage: env.BOT_BOTTLE_BASE_IMAGE ?? DEFAULT_AGENT_BASE,
+    buildCa: buildCa(env),
+  };
+}
+
+function bundleImage(env: NodeJS.ProcessEnv): ImagePlan {
+  const dir = assetPaths.sidecarBundleDir;
+  for (const file of ["Dockerfile", "init.js", "egress.js"].map((f) => path.join(dir, f))) {
+    if (!existsSync(file)) throw new Error(`the sidecar bundle is not built (${file} is missing): run \`npm run build\``);
+  }
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".js"))
+    .sort()
+    .map((f) => path.join(dir, f));
+  return {
+    dockerfile: path.join(dir, "Dockerfile"),
+    files,
+    dockerfileOrigin: "provider",
+    baseImage: env.BOT_BOTTLE_BASE_IMAGE ?? DEFAULT_BUNDLE_BASE,
+    buildCa: null,
+  };
+}
+
+function guestEnv(manifest: Manifest, provider: Provider, workspace: string): Record<string, string> {
+  const proxy = `http://127.0.0.1:${EGRESS_PORT}`;
+  const noProxy = "localhost,127.0.0.1,::1";
+  return {
+    ...manifest.bottle.env,
+    ...provider.guestEnv(manifest.bottle),
+    // Set last: the bottle's own env cannot turn the proxy or the CA off.
+    HOME: provider.guestHome,
+    USER: provider.guestUser,
+    BOT_BOTTLE_WORKSPACE: workspace,
+    HTTPS_PROXY: proxy,
+    HTTP_PROXY: proxy,
+    https_proxy: proxy,
+    http_proxy: proxy,
+    NO_PROXY: noProxy,
+    no_proxy: noProxy,
+    NODE_EXTRA_CA_CERTS: GUEST_CA,
+    SSL_CERT_FILE: SYSTEM_CA_BUNDLE,
+    REQUESTS_CA_BUNDLE: SYSTEM_CA_BUNDLE,
+    GIT_SSL_CAINFO: SYSTEM_CA_BUNDLE,
+    CODEX_CA_CERTIFICATE: SYSTEM_CA_BUNDLE,
+  };
+}
+
+/**
+ * Pure resolution of a spec into a plan: no container calls. It reads the
+ * manifests and the host files the bottle will need, fails early on anything
+ * missing, and writes the per-bottle config files under the state folder.
+ */
+export async function prepare(spec: BottleSpec, context: PrepareContext): Promise<BottlePlan> {
+  const { home, env } = context;
+  const cwd = spec.cwd ? path.resolve(context.cwd, spec.cwd) : null;
+  if (cwd && !(existsSync(cwd) && statSync(cwd).isDirectory())) {
+    throw new UserError(`--cwd ${spec.cwd}: not a folder`);
+  }
+  const index = await loadManifestIndex({ home, cwd: cwd ?? context.cwd });
+  const manifest = resolveManifest(index, spec.agent, spec.bottles);
+  const provider = resolveProvider(manifest.bottle.agent_provider.template);
+
+  const skillsRoot = hostSkillsDir(env);
+  const skills = (manifest.agent.config.skills ?? []).map((name) => {
+    const host = path.join(skillsRoot, name);
+    if (!existsSync(host) || !statSync(host).isDirectory()) {
+      throw new UserError(`agent ${manifest.agent.name} uses skill "${name}", but ${host} does not exist on this host`);
+    }
+    return { name, host, guest: `${provider.guestHome}/.claude/skills/${name}` };
+  });
+
+  const tokenEnv = egressSecretEnv(manifest.bottle.egress);
+  for (const route of manifest.bottle.egress.routes) {
+    if (route.auth && !env[route.auth.token_ref]) {
+      throw new UserError(
+        `bottle ${manifest.bottle.names.join("+")} injects the token in host variable ${route.auth.token_ref} for ${route.host}, but it is not set; export it before starting the bottle`,
+      );
+    }
+  }
+
+  const id = newBottleId(manifest.agent.name);
+  const store = new StateStore(home);
+  const stateDir = store.dir(id);
+  const egressConfigDir = path.join(stateDir, "egress");
+  const workspace = `${provider.guestHome}/workspace`;
+  const prefix = `bot-bottle-${id}`;
+
+  const plan: BottlePlan = {
+    id,
+    home,
+    homeLabel: homeLabel(home),
+    stateDir,
+    backend: spec.backend ?? "docker",
+    agent: { name: manifest.agent.name, source: manifest.agent.source },
+    bottles: manifest.bottle.names,
+    label: spec.label ?? null,
+    cwd,
+    provider: { name: provider.name },
+    images: { agent: agentImage(manifest, provider, home, env), bundle: bundleImage(env) },
+    guest: { user: provider.guestUser, home: provider.guestHome, workspace, env: guestEnv(manifest, provider, workspace) },
+    prompt: { host: path.join(stateDir, "prompt.md"), guest: `${provider.guestHome}/.bot-bottle/prompt.md` },
+    skills,
+    gitUser: manifest.bottle.git_gate.user,
+    ca: { cert: path.join(egressConfigDir, "ca.pem"), key: path.join(egressConfigDir, "ca-key.pem"), guestCert: GUEST_CA },
+    sidecars: {
+      daemons: ["egress"],
+      forwards: [`127.0.0.1:${EGRESS_PORT}=${SOCKET_DIR}/egress.sock`],
+      egressConfigDir,
+      tokenEnv,
+    },
+    resources: { agent: `${prefix}-agent`, bundle: `${prefix}-bundle`, network: prefix, volume: `${prefix}-sockets` },
+  };
+
+  writeFileAtomic(plan.prompt.host, manifest.agent.prompt);
+  writeFileAtomic(path.join(egressConfigDir, "routes.json"), JSON.stringify(egressConfig(manifest.bottle.egress), null, 2) + "\n", 0o644);
+  store.writePlan(plan);
+  return plan;
+}
+
+/** The preflight summary `--dry-run` prints: everything a person should check before launch. */
+export function planSummary(plan: BottlePlan): string {
+  const routes = `${plan.sidecars.egressConfigDir}/routes.json`;
+  return [
+    `bottle ${plan.id} (agent ${plan.agent.name} from ${plan.agent.source})`,
+    `  bottles:   ${plan.bottles.join(", ")}`,
+    `  provider:  ${plan.provider.name}; image from ${plan.images.agent.dockerfile} (${plan.images.agent.dockerfileOrigin}) on ${plan.images.agent.baseImage}`,
+    `  backend:   ${plan.backend}; agent has no network, sidecars: ${plan.sidecars.daemons.join(", ")}`,
+    `  egress:    routes in ${routes}; tokens from host variables: ${Object.values(plan.sidecars.tokenEnv).join(", ") || "none"}`,
+    `  workspace: ${plan.cwd ? `copy of ${plan.cwd}` : "empty"} at ${plan.guest.workspace}`,
+    `  skills:    ${plan.skills.map((s) => s.name).join(", ") || "none"}`,
+    `  git user:  ${[plan.gitUser.name, plan.gitUser.email && `<${plan.gitUser.email}>`].filter(Boolean).join(" ") || "unset"}`,
+    `  label:     ${plan.label ?? "none"}`,
+  ].join("\n");
+}

@@ -1,0 +1,18 @@
+import path from "node:path";
+import { required, shellQuote, type ProvisionStep } from "./step.js";
+
+/** Copies each named skill from the host, replacing any earlier copy. */
+export const skillsStep: ProvisionStep = {
+  name: "skills",
+  describe: "copying skills",
+  async run(plan, bottle) {
+    for (const skill of plan.skills) {
+      const guest = shellQuote(skill.guest);
+      await required(bottle, "skills", `rm -rf ${guest} && mkdir -p ${guest}`);
+      await bottle.cpIn(skill.host, skill.guest);
+      // chown from the agent's .claude folder down, so parents made here are the agent's too
+      const owned = shellQuote(path.posix.dirname(path.posix.dirname(skill.guest)));
+      await required(bottle, "skills", `chown -R ${plan.guest.user}: ${owned}`);
+    }
+  },
+};

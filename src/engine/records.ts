@@ -1,0 +1,76 @@
+import { z } from "zod";
+
+// The engine's public records: what callers (CLI, MCP tools) get back. Kept in
+// one place so the tools' output schemas and the state files agree.
+
+export const BottleStatus = z.enum(["starting", "running", "stopped", "failed"]);
+
+/** What the caller wants: which agent, in which bottles, with which repo. */
+export const BottleSpec = z.object({
+  agent: z.string().min(1),
+  bottles: z.array(z.string().min(1)).optional(),
+  cwd: z.string().optional(),
+  label: z.string().optional(),
+  backend: z.enum(["docker", "smolmachines"]).optional(),
+});
+export type BottleSpec = z.infer<typeof BottleSpec>;
+
+/** A bottle as recorded in `$BOT_BOTTLE_HOME/state/<id>/metadata.json`. */
+export const BottleRecord = z.object({
+  id: z.string(),
+  agent: z.string(),
+  bottles: z.array(z.string()),
+  provider: z.string(),
+  backend: z.enum(["docker", "smolmachines"]),
+  label: z.string().nullable(),
+  cwd: z.string().nullable(),
+  status: BottleStatus,
+  started_at: z.string(),
+  stopped_at: z.string().nullable(),
+  /** Backend resource names (containers, networks, volumes) for inspection and gc. */
+  resources: z.object({
+    agent: z.string(),
+    bundle: z.string(),
+    network: z.string(),
+    volume: z.string(),
+  }),
+  /** Provisioning steps that did not succeed but did not stop the start (e.g. a failed MCP registration). */
+  warnings: z.array(z.string()),
+});
+export type BottleRecord = z.infer<typeof BottleRecord>;
+
+export const ExecRequest = z.object({
+  command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+  user: z.string().optional(),
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  timeoutMs: z.number().int().positive().optional(),
+  maxOutputBytes: z.number().int().positive().optional(),
+  stdin: z.string().optional(),
+});
+export type ExecRequest = z.infer<typeof ExecRequest>;
+
+export const ExecResult = z.object({
+  exit_code: z.number().int(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+  duration_ms: z.number(),
+  timed_out: z.boolean(),
+});
+export type ExecResult = z.infer<typeof ExecResult>;
+
+/** One step of a long operation, for progress notifications and CLI lines. */
+export const Progress = z.object({
+  phase: z.string(),
+  message: z.string(),
+  step: z.number().int(),
+  total: z.number().int().optional(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+export const StopResult = z.object({
+  id: z.string(),
+  removed: z.array(z.string()),
+});
+export type StopResult = z.infer<typeof StopResult>;

@@ -1,0 +1,72 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { homePaths } from "../home.js";
+import { BottlePlan } from "./plan-schema.js";
+import { BottleRecord } from "./records.js";
+
+// Each bottle's host-side record lives in `state/<id>/`: plan.json (what was
+// resolved) and metadata.json (what happened). Both are written atomically, so
+// a crash leaves the old file or the new one, never half of one.
+
+/** The metadata file: the public record plus the pid of the process starting it (to spot half-made bottles). */
+export const BottleMetadata = BottleRecord.extend({ starter_pid: z.number().int().nullable() });
+export type BottleMetadata = z.infer<typeof BottleMetadata>;
+
+export function writeFileAtomic(file: string, content: string, mode = 0o600): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, content, { mode });
+  renameSync(temp, file);
+}
+
+export class StateStore {
+  constructor(private readonly home: string) {}
+
+  dir(id: string): string {
+    return homePaths(this.home).stateOf(id);
+  }
+
+  writePlan(plan: BottlePlan): void {
+    writeFileAtomic(path.join(this.dir(plan.id), "plan.json"), JSON.stringify(plan, null, 2) + "\n");
+  }
+
+  readPlan(id: string): BottlePlan | undefined {
+    const file = path.join(this.dir(id), "plan.json");
+    if (!existsSync(file)) return undefined;
+    return BottlePlan.parse(JSON.parse(readFileSync(file, "utf8")));
+  }
+
+  writeMetadata(metadata: BottleMetadata): void {
+    writeFileAtomic(path.join(this.dir(metadata.id), "metadata.json"), JSON.stringify(metadata, null, 2) + "\n");
+  }
+
+  readMetadata(id: string): BottleMetadata | undefined {
+    const file = path.join(this.dir(id), "metadata.json");
+    if (!existsSync(file)) return undefined;
+    const parsed = BottleMetadata.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  updateMetadata(id: string, change: Partial<BottleMetadata>): BottleMetadata {
+    const current = this.readMetadata(id);
+    if (!current) throw new Error(`no metadata for bottle ${id}`);
+    const next = { ...current, ...change };
+    this.writeMetadata(next);
+    return next;
+  }
+
+  /** Ids of every state folder, including ones without readable metadata (debris). */
+  ids(): string[] {
+    const root = homePaths(this.home).state;
+    if (!existsSync(root)) return [];
+    return readdirSync(root, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,233 @@
+import { z } from "zod";
+
+// The frontmatter keys of bottle and agent manifests (design.md section 3).
+// Every object is strict: an unknown key is an error, never silently ignored,
+// because a misspelt security key (say `tls_pasthrough`) must not quietly
+// change what a bottle allows.
+
+/** Name of a variable in the HOST environment (tokens are referenced, never inlined). */
+export const HostEnvName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name (letters, digits, _)");
+
+/** A manifest name: the file name without `.md`. */
+export const ManifestName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, "must be a manifest name (lower case letters, digits and -, starting with a letter)");
+
+const NameOrNames = z.union([ManifestName, z.array(ManifestName).min(1)]);
+
+const HOST_PATTERN = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$/;
+const IPV6_PATTERN = /^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/;
+
+/** `host`, `host:port`, `*.suffix`, an IPv4 literal or a bracketed IPv6 literal. */
+export const RouteHost = z
+  .string()
+  .refine((h) => HOST_PATTERN.test(h) || IPV6_PATTERN.test(h), "must be a host name, optionally with :port (e.g. api.example.com or git.example.com:8443)");
+
+export const PathMatch = z.strictObject({
+  type: z.enum(["prefix", "exact", "regex"]),
+  value: z.string().min(1),
+});
+
+export const HttpMethod = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** One Gateway-API style match: every given field must hold. */
+export const RouteMatch = z.strictObject({
+  paths: z.array(PathMatch).min(1).optional(),
+  methods: z.array(HttpMethod).min(1).optional(),
+  headers: z.record(z.string().min(1), z.string()).optional(),
+});
+
+export const RouteAuth = z.strictObject({
+  scheme: z.enum(["Bearer", "token"]),
+  token_ref: HostEnvName,
+});
+
+export const DlpDetector = z.enum(["token_patterns", "known_secrets", "entropy"]);
+
+export const RouteDlp = z.strictObject({
+  outbound_detectors: z.array(DlpDetector).optional(),
+  inbound_detectors: z.array(DlpDetector).optional(),
+  outbound_on_match: z.enum(["supervise", "redact", "block"]).optional(),
+  /** Host variables whose values are also treated as known secrets (opt-in). */
+  known_secret_env: z.array(HostEnvName).optional(),
+});
+
+export const EgressRoute = z.strictObject({
+  host: RouteHost,
+  matches: z.array(RouteMatch).min(1).optional(),
+  auth: RouteAuth.optional(),
+  dlp: RouteDlp.optional(),
+  tls_passthrough: z.boolean().optional(),
+});
+
+export const Egress = z.strictObject({
+  routes: z.array(EgressRoute).optional(),
+  log: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+});
+
+export const GitUser = z.strictObject({
+  name: z.string().min(1).optional(),
+  email: z.string().min(1).optional(),
+});
+
+export const GitKey = z.discriminatedUnion("provider", [
+  z.strictObject({ provider: z.literal("static"), path: z.string().min(1) }),
+  z.strictObject({ provider: z.literal("gitea"), forge_token_env: HostEnvName, api_url: z.url() }),
+]);
+
+export const GitRepo = z.strictObject({
+  url: z.string().min(1),
+  host_key: z.string().min(1),
+  key: GitKey,
+});
+
+export const GitGate = z.strictObject({
+  user: GitUser.optional(),
+  repos: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a repository name (letters, digits, . _ -)"), GitRepo).optional(),
+});
+
+export const AgentProvider = z.strictObject({
+  /** claude | codex | the name of a user plugin under $BOT_BOTTLE_HOME/contrib/. */
+  template: ManifestName,
+  dockerfile: z.string().min(1).optional(),
+  /** Name of a HOST variable holding Claude's long-lived OAuth token. */
+  auth_token: HostEnvName.optional(),
+  forward_host_credentials: z.boolean().optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
+});
+
+const EnvValue = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+
+/**
+ * `agent_provider` as one bottle file states it: fields overlay those of the
+ * bottles it extends, so `template` may come from a parent; the effective
+ * bottle must end up with one.
+ */
+export const AgentProviderLayer = AgentProvider.partial({ template: true });
+
+export const BottleFrontmatter = z.strictObject({
+  extends: NameOrNames.optional().describe("Parent bottle(s), merged left to right; this bottle wins."),
+  env: z.record(HostEnvName, EnvValue).optional().describe("Variables for the agent: literal values only, never secrets."),
+  agent_provider: AgentProviderLayer.optional().describe("Which agent runs in the bottle (template claude | codex | a plugin) and how it authenticates."),
+  egress: Egress.optional().describe("The only hosts the agent may reach, and the credentials the proxy injects for them."),
+  "git-gate": GitGate.optional().describe("Repositories the agent may fetch from and push to through the secret-scanning gate."),
+  supervise: z.boolean().optional().describe("Give the agent the supervise channel to ask for approvals (default true)."),
+});
+
+export const AgentFrontmatter = z.strictObject({
+  bottle: NameOrNames.optional().describe("The bottle(s) the agent runs in; a list merges left to right."),
+  skills: z
+    .array(z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a skill folder name"))
+    .optional()
+    .describe("Skill folders copied from the host's ~/.claude/skills/."),
+  "git-gate": z
+    .strictObject({ user: GitUser.optional() })
+    .optional()
+    .describe("Commit identity, overlaying the bottle's git-gate.user."),
+  // Claude Code subagent fields: accepted so one file can serve both tools.
+  name: z.string().optional(),
+  description: z.string().optional(),
+  model: z.string().optional(),
+  color: z.string().optional(),
+});
+
+export type RouteMatch = z.infer<typeof RouteMatch>;
+export type EgressRoute = z.infer<typeof EgressRoute>;
+export type GitUser = z.infer<typeof GitUser>;
+export type GitRepo = z.infer<typeof GitRepo>;
+export type BottleFrontmatter = z.infer<typeof BottleFrontmatter>;
+export type AgentFrontmatter = z.infer<typeof AgentFrontmatter>;
+
+/**
+ * The file line of each key path in a frontmatter (`extends[1]` -> 3), kept so
+ * that problems found after loading (a missing parent, a cycle) can still
+ * point at their line.
+ */
+export const KeyLines = z.record(z.string(), z.number().int().positive());
+
+/** A bottle file as loaded: its frontmatter, where it came from, its body (documentation). */
+export const BottleFile = z.object({
+  name: ManifestName,
+  source: z.string(),
+  config: BottleFrontmatter,
+  body: z.string(),
+  lines: KeyLines.optional(),
+});
+export type BottleFile = z.infer<typeof BottleFile>;
+
+/** An agent file as loaded; the body is the agent's system prompt. */
+export const AgentFile = z.object({
+  name: ManifestName,
+  source: z.string(),
+  config: AgentFrontmatter,
+  prompt: z.string(),
+  lines: KeyLines.optional(),
+});
+export type AgentFile = z.infer<typeof AgentFile>;
+
+/**
+ * The effective bottle after `extends` and overlays: no `extends` left, and the
+ * defaults filled in so nothing downstream re-derives them.
+ */
+export const EffectiveBottle = z.object({
+  names: z.array(ManifestName).min(1),
+  env: z.record(z.string(), z.string()),
+  agent_provider: AgentProvider,
+  egress: z.object({ routes: z.array(EgressRoute), log: z.union([z.literal(0), z.literal(1), z.literal(2)]) }),
+  git_gate: z.object({ user: GitUser, repos: z.record(z.string(), GitRepo) }),
+  supervise: z.boolean(),
+});
+export type EffectiveBottle = z.infer<typeof EffectiveBottle>;
+
+/** Exactly one agent plus its one effective bottle. */
+export const Manifest = z.object({
+  agent: AgentFile,
+  bottle: EffectiveBottle,
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+export const ManifestKind = z.enum(["bottle", "agent"]);
+export type ManifestKind = z.infer<typeof ManifestKind>;
+
+/** One problem in a manifest file, precise enough to print as FILE:LINE: KEYPATH: MESSAGE. */
+export const ManifestIssue = z.object({
+  file: z.string(),
+  /** e.g. `egress.routes[0].tls_passthrough`; empty when the problem is the whole file. */
+  keyPath: z.string(),
+  line: z.number().int().positive().optional(),
+  message: z.string(),
+  /** e.g. `did you mean "tls_passthrough"?` */
+  hint: z.string().optional(),
+});
+export type ManifestIssue = z.infer<typeof ManifestIssue>;
+
+/** A manifest file that failed to load; listed so one bad file never hides the others. */
+export const BrokenManifest = z.object({
+  kind: ManifestKind,
+  name: z.string(),
+  source: z.string(),
+  error: z.string(),
+  issues: z.array(ManifestIssue),
+});
+export type BrokenManifest = z.infer<typeof BrokenManifest>;
+
+/** Everything loaded from the home directory and the project, before any resolution. */
+export const ManifestIndex = z.object({
+  home: z.string(),
+  cwd: z.string(),
+  bottles: z.record(ManifestName, BottleFile),
+  agents: z.record(ManifestName, AgentFile),
+  broken: z.array(BrokenManifest),
+  warnings: z.array(z.string()),
+});
+export type ManifestIndex = z.infer<typeof ManifestIndex>;
+
+/** Files named on a command line, checked one by one (no cross-file resolution). */
+export const ManifestFiles = z.object({
+  bottles: z.array(BottleFile),
+  agents: z.array(AgentFile),
+  broken: z.array(BrokenManifest),
+});
+export type ManifestFiles = z.infer<typeof ManifestFiles>;

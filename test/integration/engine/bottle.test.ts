@@ -1,0 +1,279 @@
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { homeLabel } from "../../../src/engine/prepare.js";
+import { runCli, repoRoot } from "../../support/cli.js";
+import { baseImage, describeWithDocker, engineTestEnv } from "../../support/docker.js";
+
+// A real bottle on the real engine, driven through the built CLI as a user
+// would: start, exec, provisioning, and the escape checks of invariant 1.
+
+const fixtureHome = path.join(repoRoot, "test", "fixtures", "homes", "engine");
+const claudeConfig = path.join(repoRoot, "test", "fixtures", "claude-config");
+
+describeWithDocker("a real bottle (docker backend)", () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), "bb-engine-home-"));
+  const env = { ...engineTestEnv(), BOT_BOTTLE_HOME: home, CLAUDE_CONFIG_DIR: claudeConfig, BOT_BOTTLE_LOG: "warn" };
+  let id = "";
+  let repo = "";
+  let hostServer: http.Server;
+  let hostPort = 0;
+  const upstream = `bb-test-upstream-${process.pid}`;
+  const otherNet = `bb-test-other-${process.pid}`;
+  const other = `bb-test-other-${process.pid}`;
+
+  const exec = (args: string[], user?: string) => runCli(["exec", ...(user ? ["--user", user] : []), id, "--", ...args], env);
+  const docker = (args: string[]) => execa("docker", args);
+
+  beforeAll(async () => {
+    cpSync(fixtureHome, home, { recursive: true });
+    repo = mkdtempSync(path.join(os.tmpdir(), "bb-engine-repo-"));
+    const git = (...args: string[]) => execFileSync("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", ...args]);
+    git("init", "-q", "-b", "main");
+    writeFileSync(path.join(repo, "README.md"), "first\n");
+    git("add", ".");
+    git("commit", "-q", "-m", "first commit");
+    writeFileSync(path.join(repo, "README.md"), "second\n");
+    git("commit", "-q", "-am", "second commit");
+
+    // A host service bound to every interface: the agent must not reach it.
+    hostServer = http.createServer((_req, res) => res.end("host secret page"));
+    await new Promise<void>((resolve) => hostServer.listen(0, "0.0.0.0", resolve));
+    hostPort = (hostServer.address() as AddressInfo).port;
+
+    const started = await runCli(["start", "probe", "--cwd", repo, "--label", "engine-test"], env);
+    expect(started.stderr + started.stdout).not.toMatch(/Error/);
+    expect(started.exitCode, started.stderr).toBe(0);
+    id = started.stdout.trim().split("\n").pop()!;
+
+    const network = `bot-bottle-${id}`;
+    // A declared upstream on the bundle's network, and a bystander on another network.
+    const server = (greeting: string) =>
+      `require('http').createServer((q,s)=>s.end('${greeting} '+q.url)).listen(80,()=>console.log('listening'))`;
+    await docker(["run", "-d", "--name", upstream, "--network", network, "--network-alias", "upstream.test", baseImage(), "node", "-e", server("upstream says")]);
+    await docker(["network", "create", otherNet]);
+    await docker(["run", "-d", "--name", other, "--network", otherNet, baseImage(), "node", "-e", server("bystander says")]);
+    for (const name of [upstream, other]) {
+      for (let i = 0; i < 100 && !(await docker(["logs", name])).stdout.includes("listening"); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+
+  afterAll(async () => {
+    hostServer?.close();
+    await execa("docker", ["rm", "-f", upstream, other], { reject: false });
+    await execa("docker", ["network", "rm", otherNet], { reject: false });
+    if (id) await runCli(["stop", id], env);
+    await runCli(["gc"], env);
+    rmSync(home, { recursive: true, force: true });
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it("runs commands as the non-root node user", async () => {
+    const result = await exec(["id", "-un"]);
+    expect(result.stdout.trim()).toBe("node");
+    expect(result.exitCode).toBe(0);
+  });
+
+  it("passes the exit code and stderr through", async () => {
+    const result = await exec(["sh", "-c", "echo oops >&2; exit 7"]);
+    expect(result.exitCode).toBe(7);
+    expect(result.stderr).toContain("oops");
+  });
+
+  it("writes the prompt file with mode 0600, owned by node, with the agent's prompt", async () => {
+    const result = await exec(["sh", "-c", "stat -c '%a %U' ~/.bot-bottle/prompt.md && cat ~/.bot-bottle/prompt.md"]);
+    expect(result.stdout).toContain("600 node");
+    expect(result.stdout).toContain("You are the probe agent. Line two of the prompt.");
+  });
+
+  it("copies the agent's skills, owned by node", async () => {
+    const result = await exec(["sh", "-c", "stat -c '%U' ~/.claude/skills/demo-skill/SKILL.md && cat ~/.claude/skills/demo-skill/SKILL.md"]);
+    expect(result.stdout).toContain("node");
+    expect(result.stdout).toContain('Say "demo skill loaded".');
+  });
+
+  it("sets the git user from git-gate.user", async () => {
+    const result = await exec(["sh", "-c", "git config --global user.name; git config --global user.email"]);
+    expect(result.stdout.trim().split("\n")).toEqual(["Probe Agent", "probe@example.test"]);
+  });
+
+  it("copies the --cwd repository with its history into the workspace, and the host copy stays untouched", async () => {
+    const log = await exec(["git", "log", "--format=%s"]);
+    expect(log.stdout.trim().split("\n")).toEqual(["second commit", "first commit"]);
+    await exec(["sh", "-c", "echo changed-in-bottle > README.md && git commit -qam bottle-commit"]);
+    expect(execFileSync("git", ["-C", repo, "log", "--format=%s"]).toString().trim().split("\n")).toEqual(["second commit", "first commit"]);
+  });
+
+  it("gives the agent the bottle env, the proxy settings and the CA variables", async () => {
+    const result = await exec(["sh", "-c", "echo $PROBE_GREETING; echo $HTTPS_PROXY; echo $NO_PROXY; echo $NODE_EXTRA_CA_CERTS"]);
+    expect(result.stdout.trim().split("\n")).toEqual([
+      "hello from the bottle env",
+      "http://127.0.0.1:9099",
+      "localhost,127.0.0.1,::1",
+      "/usr/local/share/ca-certificates/bot-bottle-egress.crt",
+    ]);
+  });
+
+  it("trusts the bottle's egress CA in the system store", async () => {
+    const ca = await exec(["cat", "/usr/local/share/ca-certificates/bot-bottle-egress.crt"]);
+    const body = ca.stdout.replace(/-----[^-]+-----|\s/g, "");
+    const store = await exec(["cat", "/etc/ssl/certs/ca-certificates.crt"]);
+    expect(body.length).toBeGreaterThan(100);
+    expect(store.stdout.replace(/\s/g, "")).toContain(body);
+  });
+
+  it("reaches a declared host through egress (plain HTTP and a CONNECT tunnel)", async () => {
+    const plain = await exec(["curl", "-sS", "--max-time", "10", "http://upstream.test/plain"]);
+    expect(plain.stdout).toBe("upstream says /plain");
+    const tunnel = await exec(["curl", "-sS", "--max-time", "10", "--proxytunnel", "http://upstream.test/tunnel"]);
+    expect(tunnel.stdout).toBe("upstream says /tunnel");
+  });
+
+  it("refuses an undeclared host at egress with 403 and a reason", async () => {
+    const result = await exec(["curl", "-sS", "-o", "/dev/null", "-D", "-", "--max-time", "10", "--proxytunnel", "https://undeclared.example.test/"]);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stdout + result.stderr).toMatch(/403/);
+    const plain = await exec(["curl", "-sS", "-D", "-", "-o", "/dev/null", "--max-time", "10", "http://undeclared.example.test/"]);
+    expect(plain.stdout).toMatch(/^HTTP\/1\.1 403/);
+    expect(plain.stdout).toMatch(/x-bot-bottle-reason: .+/i);
+  });
+
+  it("has no network interface but loopback and cannot resolve names itself", async () => {
+    const links = await exec(["sh", "-c", "ls /sys/class/net"]);
+    expect(links.stdout.trim().split("\n")).toEqual(["lo"]);
+    const lookup = await exec(["node", "-e", "require('dns').lookup('upstream.test',(e,a)=>{console.log(e?'fail':'resolved '+a)})"]);
+    expect(lookup.stdout.trim()).toBe("fail");
+  });
+
+  it("cannot reach host services, other containers, the bundle or the metadata address directly", async () => {
+    const gateways = (await docker(["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}", `bot-bottle-${id}`, otherNet, "bridge"])).stdout
+      .split(/\s+/)
+      .filter(Boolean);
+    const hostAddresses = Object.values(os.networkInterfaces())
+      .flat()
+      .filter((a) => a && a.family === "IPv4")
+      .map((a) => a!.address);
+    const ipOf = async (name: string) => (await docker(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name])).stdout.trim().split(" ")[0]!;
+    const targets = [
+      ...[...new Set([...gateways, ...hostAddresses])].map((ip) => `${ip}:${hostPort}`),
+      `${await ipOf(other)}:80`,
+      `${await ipOf(upstream)}:80`,
+      `${await ipOf(`bot-bottle-${id}-bundle`)}:80`,
+      "169.254.169.254:80",
+    ];
+    // Sanity: the host service is really up on all interfaces (so a refusal means something).
+    expect(await (await fetch(`http://127.0.0.1:${hostPort}/`)).text()).toBe("host secret page");
+    const probe = `
+      const net = require('net');
+      const targets = ${JSON.stringify(targets)};
+      Promise.all(targets.map(t => new Promise(done => {
+        const [host, port] = t.split(':');
+        const s = net.connect({host, port: Number(port), timeout: 3000});
+        s.on('connect', () => { s.destroy(); done(t + ' CONNECTED'); });
+        s.on('timeout', () => { s.destroy(); done(t + ' timeout'); });
+        s.on('error', e => done(t + ' ' + e.code));
+      }))).then(r => console.log(r.join('\\n')));`;
+    const result = await exec(["node", "-e", probe]);
+    const lines = result.stdout.trim().split("\n");
+    expect(lines).toHaveLength(targets.length);
+    for (const line of lines) expect(line).not.toMatch(/CONNECTED/);
+  });
+
+  it("cannot remove or replace the sidecar sockets as node", async () => {
+    const attempts = await exec([
+      "sh",
+      "-c",
+      "rm -f /run/bot-bottle/egress.sock; echo rm=$?; mv /run/bot-bottle/egress.sock /tmp/x 2>/dev/null; echo mv=$?; touch /run/bot-bottle/fake.sock 2>/dev/null; echo touch=$?; test -S /run/bot-bottle/egress.sock; echo present=$?",
+    ]);
+    expect(attempts.stdout).toMatch(/rm=1/);
+    expect(attempts.stdout).toMatch(/mv=1/);
+    expect(attempts.stdout).toMatch(/touch=1/);
+    expect(attempts.stdout).toMatch(/present=0/);
+  });
+
+  it("cannot kill the forwarder as node, and egress still answers afterwards", async () => {
+    const kill = await exec(["sh", "-c", "pid=$(pgrep -u root -f '^node /opt/bot-bottle/forwarder.js'); echo pid=$pid; kill -9 $pid; echo kill=$?; kill -9 1; echo kill1=$?; pkill -9 -f forwarder.js; echo pkill=$?"]);
+    expect(kill.stdout).toMatch(/pid=\d+\n/);
+    expect(kill.stdout).toMatch(/kill=1/);
+    expect(kill.stdout).toMatch(/kill1=1/);
+    expect(kill.stdout).not.toMatch(/pkill=0/);
+    const after = await exec(["curl", "-sS", "--max-time", "10", "http://upstream.test/after-kill"]);
+    expect(after.stdout).toBe("upstream says /after-kill");
+  });
+
+  it("has no Docker socket", async () => {
+    const result = await exec(["sh", "-c", "ls -la /var/run/docker.sock /run/docker.sock 2>&1; curl -sS --max-time 5 --unix-socket /var/run/docker.sock http://x/version; echo curl=$?"]);
+    expect(result.stdout).toMatch(/No such file/);
+    expect(result.stdout).not.toMatch(/curl=0/);
+  });
+
+  it("is listed as running by a fresh process", async () => {
+    const listed = await runCli(["ls", "--json"], env);
+    const records = JSON.parse(listed.stdout) as { id: string; status: string; label: string }[];
+    expect(records.find((r) => r.id === id)).toMatchObject({ status: "running", label: "engine-test" });
+  });
+
+  it("keeps its state folder with metadata written as whole JSON", () => {
+    const metadata = path.join(home, "state", id, "metadata.json");
+    expect(statSync(metadata).mode & 0o777).toBe(0o600);
+  });
+
+  it("stop removes the bottle's containers, network and volume", async () => {
+    const stopped = await runCli(["stop", id], env);
+    expect(stopped.exitCode, stopped.stderr).toBe(0);
+    const leftovers = await docker(["ps", "-a", "-q", "--filter", `label=bot-bottle.id=${id}`]);
+    expect(leftovers.stdout.trim()).toBe("");
+    const networks = await docker(["network", "ls", "-q", "--filter", `label=bot-bottle.id=${id}`]);
+    expect(networks.stdout.trim()).toBe("");
+    const volumes = await docker(["volume", "ls", "-q", "--filter", `label=bot-bottle.id=${id}`]);
+    expect(volumes.stdout.trim()).toBe("");
+    const listed = JSON.parse((await runCli(["ls", "--json"], env)).stdout) as { id: string; status: string }[];
+    expect(listed.find((r) => r.id === id)?.status).toBe("stopped");
+    const exec = await runCli(["exec", id, "--", "true"], env);
+    expect(exec.exitCode).toBe(1);
+    expect(exec.stderr).toMatch(/not running/);
+    id = "";
+  });
+});
+
+describeWithDocker("start interrupted, then gc", () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), "bb-gc-home-"));
+  const env = { ...engineTestEnv(), BOT_BOTTLE_HOME: home, CLAUDE_CONFIG_DIR: claudeConfig, BOT_BOTTLE_LOG: "warn" };
+
+  beforeAll(() => {
+    cpSync(fixtureHome, home, { recursive: true });
+    mkdirSync(path.join(home, "state"), { recursive: true });
+  });
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+  it("a start killed mid-way leaves debris that gc removes completely", async () => {
+    const child = execa("node", [path.join(repoRoot, "dist", "src", "cli.js"), "start", "probe"], { env, reject: false });
+    // Kill it once the bundle exists (networks and volumes are made by then).
+    let bundleSeen = false;
+    for (let i = 0; i < 600 && !bundleSeen; i++) {
+      const ps = await execa("docker", ["ps", "-a", "-q", "--filter", "label=bot-bottle.role=bundle", "--filter", `label=bot-bottle.home=${homeLabel(home)}`]);
+      bundleSeen = ps.stdout.trim() !== "";
+      if (!bundleSeen) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(bundleSeen).toBe(true);
+    child.kill("SIGKILL");
+    await child;
+
+    const gc = await runCli(["gc"], env);
+    expect(gc.exitCode, gc.stderr).toBe(0);
+    expect(gc.stdout).toMatch(/removed container/);
+    expect(gc.stdout).toMatch(/removed network/);
+    expect(gc.stdout).toMatch(/removed state/);
+    const ls = JSON.parse((await runCli(["ls", "--json"], env)).stdout) as unknown[];
+    expect(ls).toEqual([]);
+    const again = await runCli(["gc"], env);
+    expect(again.stdout.trim()).toBe("nothing to remove");
+  });
+});
