@@ -66,8 +66,6 @@ export class DockerBackend implements Backend {
       log.debug({ bottle: plan.id, phase }, message);
       hooks.onProgress?.({ phase, message });
     };
-    const availability = await this.available();
-    if (!availability.ok) throw new UserError(availability.reason);
     try {
       const bundleImage = await ensureImage("bundle", plan.images.bundle, (m) => progress("images", m), signal);
       const agentImage = await ensureImage(plan.provider.name, plan.images.agent, (m) => progress("images", m), signal);

@@ -70,6 +70,14 @@ export class Engine {
     return backend;
   }
 
+  /** The backend, after checking its engine answers (a UserError that says how to start one otherwise). */
+  private async ready(name: string): Promise<Backend> {
+    const backend = this.backend(name);
+    const availability = await backend.available();
+    if (!availability.ok) throw new UserError(availability.reason);
+    return backend;
+  }
+
   plan(spec: BottleSpec): Promise<BottlePlan> {
     return prepare(spec, { home: this.home, cwd: this.cwd, env: this.env });
   }
@@ -85,7 +93,7 @@ export class Engine {
   }
 
   async launch(plan: BottlePlan, hooks: StartHooks = {}): Promise<BottleRecord> {
-    const backend = this.backend(plan.backend);
+    const backend = await this.ready(plan.backend);
     // Image builds report a line per Dockerfile step, so the number of steps is not known up front.
     let step = 0;
     const report = (phase: string, message: string) => hooks.onProgress?.({ phase, message, step: ++step });
@@ -145,7 +153,7 @@ export class Engine {
 
   /** Every bottle with a state folder, its status reconciled with what the backend reports. */
   async list(): Promise<BottleRecord[]> {
-    const discovered = new Map((await this.backend("docker").discover(homeLabel(this.home))).map((b) => [b.id, b]));
+    const discovered = new Map((await (await this.ready("docker")).discover(homeLabel(this.home))).map((b) => [b.id, b]));
     const records: BottleRecord[] = [];
     for (const id of this.state.ids()) {
       const metadata = this.state.readMetadata(id);
@@ -164,7 +172,7 @@ export class Engine {
     if (!metadata || !plan) {
       throw new UserError(`no bottle with id "${id}" (known bottles: ${this.state.ids().join(", ") || "none"})`);
     }
-    const removed = await this.backend(plan.backend).remove(id, plan.homeLabel);
+    const removed = await (await this.ready(plan.backend)).remove(id, plan.homeLabel);
     this.state.updateMetadata(id, { status: "stopped", stopped_at: new Date().toISOString(), starter_pid: null });
     log.info({ bottle: id, removed }, "bottle stopped");
     return { id, removed };
@@ -176,7 +184,7 @@ export class Engine {
    * folders of bottles that are gone.
    */
   async gc(): Promise<GcResult> {
-    const backend = this.backend("docker");
+    const backend = await this.ready("docker");
     const label = homeLabel(this.home);
     const removed: string[] = [];
     const discovered = new Map((await backend.discover(label)).map((b) => [b.id, b]));

@@ -1,0 +1,42 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import type { LogLevel } from "./routes.js";
+
+// The egress decision log: one JSON line per decision on stdout and, when a
+// file is given, appended to it. The routes file's `log` level filters it:
+// 0 logs nothing, 1 refusals only, 2 every decision.
+
+export interface DecisionRecord {
+  host: string | null;
+  port: number | null;
+  method: string | null;
+  /** Path without the query string (queries may carry secrets); null for CONNECT. */
+  path: string | null;
+  decision: "allow" | "deny";
+  reason: string;
+}
+
+export class DecisionLog {
+  level: LogLevel;
+  #file: WriteStream | null;
+
+  constructor(level: LogLevel, filePath: string | undefined) {
+    this.level = level;
+    this.#file = null;
+    if (filePath) {
+      const file = createWriteStream(filePath, { flags: "a" });
+      file.on("error", (error) => {
+        process.stderr.write(`egress: decision log ${filePath} is not writable, logging to stdout only: ${error.message}\n`);
+        this.#file = null;
+        file.destroy();
+      });
+      this.#file = file;
+    }
+  }
+
+  record(entry: DecisionRecord): void {
+    if (this.level === 0 || (this.level === 1 && entry.decision === "allow")) return;
+    const line = `${JSON.stringify({ time: new Date().toISOString(), daemon: "egress", ...entry })}\n`;
+    process.stdout.write(line);
+    this.#file?.write(line);
+  }
+}

@@ -1,0 +1,178 @@
+import { formatAuthority, type Host, parseRouteHost } from "./host.js";
+import { matchesRequest } from "./matches.js";
+import type { Route } from "./routes.js";
+import { type Authority, checkPathAndQuery, parseAbsoluteHttpUrl, parseAuthority, pathOnly } from "./target.js";
+
+// The egress policy core: pure decisions, no I/O. The daemon asks it about
+// every CONNECT and every plain-HTTP request; the TLS interceptor (later) asks
+// it about every request it sees inside an intercepted tunnel.
+//
+// Routes form an allowlist: a request is allowed when some route admits it.
+// Candidate routes are tried most specific first (an exact host, then the
+// longest wildcard suffix, then file order), so the route chosen, and with it
+// the credential and DLP settings applied, is the most specific one that
+// admits the request.
+
+export interface Allow {
+  decision: "allow";
+  route: Route;
+  reason: string;
+}
+
+export interface Deny {
+  decision: "deny";
+  reason: string;
+  route?: Route;
+}
+
+/**
+ * How an allowed CONNECT is carried: `tunnel` copies bytes untouched;
+ * `intercept` means some candidate route needs to see the requests inside
+ * (matches, auth or dlp), so the TLS must be terminated to enforce it.
+ */
+export type ConnectAction = "tunnel" | "intercept";
+
+export type ConnectDecision = ((Allow & { action: ConnectAction }) | Deny) & {
+  /** The parsed CONNECT target, when it could be parsed. */
+  target?: Authority;
+};
+
+export interface HttpTarget {
+  authority: Authority;
+  /** Path and query as sent upstream. */
+  path: string;
+}
+
+export type HttpDecision = (Allow | Deny) & { target?: HttpTarget };
+
+interface HttpRequestHead {
+  method: string;
+  /** Raw header list as Node gives it: name, value, name, value, ... */
+  rawHeaders: readonly string[];
+}
+
+/**
+ * A plain-HTTP request in absolute form (`GET http://host/path`), or a request
+ * seen inside a TLS tunnel whose authority came from the CONNECT.
+ */
+export type HttpRequest = HttpRequestHead & ({ absoluteUrl: string } | { authority: Authority; path: string });
+
+const DEFAULT_PORTS = [80, 443];
+const EXACT = Number.MAX_SAFE_INTEGER;
+
+/** How specifically a route's host covers `host`: higher is more specific; null when it does not. */
+function coverage(route: Route, host: Host): number | null {
+  const declared = parseRouteHost(route.host);
+  if (!declared) return null;
+  if (!declared.wildcard) return declared.host.value === host.value ? EXACT : null;
+  if (host.kind !== "name") return null;
+  const suffix = `.${declared.host.value}`;
+  return host.value.endsWith(suffix) ? suffix.length : null;
+}
+
+function portAllowed(route: Route, port: number): boolean {
+  return route.port === null ? DEFAULT_PORTS.includes(port) : route.port === port;
+}
+
+function describe(authority: Authority): string {
+  return formatAuthority(authority.host, authority.port);
+}
+
+function describeRoute(route: Route): string {
+  return route.port === null ? route.host : `${route.host}:${route.port}`;
+}
+
+/** Routes declaring the target's host and port, most specific first; or why there are none. */
+function candidates(routes: readonly Route[], target: Authority): Route[] | Deny {
+  const covering = routes
+    .map((route) => ({ route, rank: coverage(route, target.host) }))
+    .filter((c): c is { route: Route; rank: number } => c.rank !== null);
+  if (covering.length === 0) {
+    const what = target.host.kind === "name" ? "host" : "IP literal";
+    return { decision: "deny", reason: `${what} ${target.host.value} is not declared` };
+  }
+  const onPort = covering.filter((c) => portAllowed(c.route, target.port)).sort((a, b) => b.rank - a.rank);
+  if (onPort.length === 0) {
+    return { decision: "deny", reason: `port ${target.port} is not declared for ${target.host.value}` };
+  }
+  return onPort.map((c) => c.route);
+}
+
+function needsInspection(route: Route): boolean {
+  return route.matches !== null || route.auth !== null || route.dlp !== null;
+}
+
+/** Decides a CONNECT given its raw authority-form target (`host:port`). */
+export function decideConnect(routes: readonly Route[], connectTarget: string): ConnectDecision {
+  const parsed = parseAuthority(connectTarget, null);
+  if (!parsed.ok) return { decision: "deny", reason: parsed.reason };
+  const target = parsed.value;
+  const found = candidates(routes, target);
+  if (!Array.isArray(found)) return { ...found, target };
+
+  // A passthrough route admits everything to its host (it can carry no
+  // matches), and the user asked for the TLS to be left alone.
+  const passthrough = found.find((route) => route.tls_passthrough);
+  const route = passthrough ?? found[0]!;
+  const action: ConnectAction = !passthrough && found.some(needsInspection) ? "intercept" : "tunnel";
+  return { decision: "allow", route, action, reason: `allowed by route ${describeRoute(route)}`, target };
+}
+
+const CONTROL_IN_HEADER = /[\r\n\0]/;
+
+/** Why the request's Host headers disagree with its target, if they do. */
+function hostHeaderProblem(rawHeaders: readonly string[], target: Authority, defaultPort: number): string | null {
+  const hosts: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]?.toLowerCase() === "host") hosts.push(rawHeaders[i + 1] ?? "");
+  }
+  if (hosts.length === 0) return null;
+  if (hosts.length > 1) return "multiple Host headers";
+  const header = parseAuthority(hosts[0]!, defaultPort);
+  if (!header.ok) return `malformed Host header (${header.reason})`;
+  if (header.value.host.value !== target.host.value || header.value.port !== target.port) {
+    return `Host header ${describe(header.value)} does not match target ${describe(target)}`;
+  }
+  return null;
+}
+
+/** Decides a plain-HTTP request, or (later) a request seen inside an intercepted tunnel. */
+export function decideHttp(routes: readonly Route[], request: HttpRequest): HttpDecision {
+  const deny = (reason: string, target?: HttpTarget): HttpDecision => ({ decision: "deny", reason, target });
+
+  let target: HttpTarget;
+  const overTls = "authority" in request;
+  if (overTls) {
+    const problem = checkPathAndQuery(request.path);
+    if (problem) return deny(problem);
+    target = { authority: request.authority, path: request.path };
+  } else {
+    const parsed = parseAbsoluteHttpUrl(request.absoluteUrl);
+    if (!parsed.ok) return deny(parsed.reason);
+    target = parsed.value;
+  }
+
+  if (!/^[A-Z]+$/.test(request.method) || request.method === "CONNECT") {
+    return deny(`method ${request.method.slice(0, 20)} is not proxied here`, target);
+  }
+  for (let i = 0; i < request.rawHeaders.length; i++) {
+    if (CONTROL_IN_HEADER.test(request.rawHeaders[i] ?? "")) return deny("control characters in a header", target);
+  }
+  const hostProblem = hostHeaderProblem(request.rawHeaders, target.authority, overTls ? 443 : 80);
+  if (hostProblem) return deny(hostProblem, target);
+
+  const found = candidates(routes, target.authority);
+  if (!Array.isArray(found)) return { ...found, target };
+  const path = pathOnly(target.path);
+  const route = found.find((r) => matchesRequest(r.matches, { method: request.method, path, rawHeaders: request.rawHeaders }));
+  if (!route) return deny(`no route for ${target.authority.host.value} admits ${request.method} ${path}`, target);
+  if (!overTls && route.auth !== null) {
+    return {
+      decision: "deny",
+      route,
+      reason: `route ${describeRoute(route)} injects credentials, which are never sent over plain HTTP`,
+      target,
+    };
+  }
+  return { decision: "allow", route, reason: `allowed by route ${describeRoute(route)}`, target };
+}
