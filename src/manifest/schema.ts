@@ -23,7 +23,11 @@ const IPV6_PATTERN = /^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/;
 /** `host`, `host:port`, `*.suffix`, an IPv4 literal or a bracketed IPv6 literal. */
 export const RouteHost = z
   .string()
-  .refine((h) => HOST_PATTERN.test(h) || IPV6_PATTERN.test(h), "must be a host name, optionally with :port (e.g. api.example.com or git.example.com:8443)");
+  // One regex rather than a refine, so the published JSON Schema carries the pattern too.
+  .regex(
+    new RegExp(`${HOST_PATTERN.source}|${IPV6_PATTERN.source}`),
+    "must be a host name, optionally with :port (e.g. api.example.com or git.example.com:8443)",
+  );
 
 export const PathMatch = z.strictObject({
   type: z.enum(["prefix", "exact", "regex"]),

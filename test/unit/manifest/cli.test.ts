@@ -1,0 +1,101 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { AgentListing } from "../../../src/manifest/agent-summary.js";
+import { fixtureDir, manifest } from "./fixture-home.js";
+
+// Runs the built CLI (`npm test` builds first), as a user would.
+const repo = fileURLToPath(new URL("../../../", import.meta.url));
+const cli = path.join(repo, "dist/src/cli.js");
+
+async function run(args: string[], home: string) {
+  const cwd = await fixtureDir();
+  const result = spawnSync(process.execPath, [cli, ...args], {
+    cwd,
+    env: { ...process.env, BOT_BOTTLE_HOME: home },
+    encoding: "utf8",
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does)`);
+});
+
+describe("bot-bottle CLI: manifest commands", () => {
+  it("agents --json lists the example agents", async () => {
+    const { code, stdout } = await run(["agents", "--json"], path.join(repo, "examples/home"));
+    expect(code).toBe(0);
+    const listing = AgentListing.parse(JSON.parse(stdout));
+    expect(listing.agents.map((a) => [a.name, a.provider])).toEqual([
+      ["codex-hello", "codex"],
+      ["fixer", "claude"],
+      ["hello", "claude"],
+      ["reviewer", "claude"],
+    ]);
+    expect(listing.agents.find((a) => a.name === "reviewer")).toMatchObject({ bottles: ["claude-dev", "forge"], skills: ["review-checklist"] });
+    expect(listing.broken).toEqual([]);
+  });
+
+  it("agents prints a table", async () => {
+    const { code, stdout } = await run(["agents"], path.join(repo, "examples/home"));
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^NAME +BOTTLES +PROVIDER +SKILLS +SOURCE\n/);
+    expect(stdout).toMatch(/\nreviewer +claude-dev,forge +claude +review-checklist /);
+  });
+
+  it("validate reports a misspelt key with file, line and key path, and exits 1", async () => {
+    const home = await fixtureDir({
+      "bottles/typo.md": manifest("agent_provider: {template: claude}", "egress:", "  routes:", "    - host: api.example.com", "      tls_pasthrough: true"),
+    });
+    const file = path.join(home, "bottles/typo.md");
+    const expected = `${file}:6: egress.routes[0].tls_pasthrough: unknown key (did you mean "tls_passthrough"?)\n`;
+
+    const whole = await run(["validate"], home);
+    expect(whole).toMatchObject({ code: 1, stdout: expected });
+    expect(whole.stderr).toContain("bot-bottle: 1 problem in 1 file");
+
+    const one = await run(["validate", file], home);
+    expect(one).toMatchObject({ code: 1, stdout: expected });
+  });
+
+  it("exits 2 on an unknown command or flag", async () => {
+    const home = await fixtureDir();
+    expect((await run(["frobnicate"], home)).code).toBe(2);
+    expect((await run(["agents", "--frobnicate"], home)).code).toBe(2);
+    expect((await run(["schema", "--kind", "bottel"], home)).code).toBe(2);
+  });
+
+  it("init scaffolds a home that validates, and refuses to run twice", async () => {
+    const home = path.join(await fixtureDir(), "home");
+    const first = await run(["init"], home);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`created ${path.join(home, "bottles/claude.md")}`);
+
+    const validate = await run(["validate"], home);
+    expect(validate).toMatchObject({ code: 0, stdout: `ok: 2 bottles and 1 agent (home ${home})\n` });
+
+    const claude = readFileSync(path.join(home, "bottles/claude.md"), "utf8");
+    const second = await run(["init"], home);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`refusing to overwrite ${path.join(home, "bottles/claude.md")}`);
+    expect(readFileSync(path.join(home, "bottles/claude.md"), "utf8")).toBe(claude);
+  });
+
+  it("schema prints the JSON Schema of both kinds, or of one", async () => {
+    const home = await fixtureDir();
+    const both = await run(["schema"], home);
+    expect(both.code).toBe(0);
+    expect(Object.keys(JSON.parse(both.stdout).$defs)).toEqual(["bottle", "agent"]);
+    const bottle = await run(["schema", "--kind", "bottle"], home);
+    expect(bottle.stdout).toContain('"tls_passthrough"');
+  });
+
+  it.each(["agents", "validate", "schema", "init"])("%s --help explains the command", async (command) => {
+    const { code, stdout } = await run([command, "--help"], await fixtureDir());
+    expect(code).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^Usage: bot-bottle ${command}`));
+  });
+});

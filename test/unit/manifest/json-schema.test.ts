@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { frontmatterJsonSchema, manifestJsonSchema } from "../../../src/manifest/json-schema.js";
+
+type JsonSchema = { properties?: Record<string, JsonSchema>; items?: JsonSchema; additionalProperties?: unknown; required?: string[] };
+
+describe("the JSON Schema of manifests", () => {
+  it("describes bottle frontmatter, strict at every level", () => {
+    const schema = frontmatterJsonSchema("bottle") as JsonSchema & { $schema: string };
+    expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
+    expect(Object.keys(schema.properties ?? {})).toEqual(["extends", "env", "agent_provider", "egress", "git-gate", "supervise"]);
+    expect(schema.additionalProperties).toBe(false);
+    const route = schema.properties?.egress?.properties?.routes?.items;
+    expect(Object.keys(route?.properties ?? {})).toContain("tls_passthrough");
+    expect(route?.additionalProperties).toBe(false);
+    expect(route?.required).toEqual(["host"]);
+  });
+
+  it("describes what a person writes: env values may be numbers or booleans, template may come from a parent", () => {
+    const schema = frontmatterJsonSchema("bottle") as JsonSchema;
+    expect(schema.properties?.env?.additionalProperties).toEqual({ type: ["string", "number", "boolean"] });
+    expect(schema.properties?.agent_provider?.required).toBeUndefined();
+  });
+
+  it("describes agent frontmatter", () => {
+    const schema = frontmatterJsonSchema("agent") as JsonSchema;
+    expect(Object.keys(schema.properties ?? {})).toEqual(["bottle", "skills", "git-gate", "name", "description", "model", "color"]);
+  });
+
+  it("puts both kinds in one document under $defs", () => {
+    const schema = manifestJsonSchema() as { $defs: Record<string, Record<string, unknown>>; anyOf: unknown[] };
+    expect(Object.keys(schema.$defs)).toEqual(["bottle", "agent"]);
+    expect(schema.$defs.bottle?.$schema).toBeUndefined();
+    expect(schema.anyOf).toEqual([{ $ref: "#/$defs/bottle" }, { $ref: "#/$defs/agent" }]);
+  });
+});
