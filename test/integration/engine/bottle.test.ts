@@ -277,3 +277,37 @@ describeWithDocker("start interrupted, then gc", () => {
     expect(again.stdout.trim()).toBe("nothing to remove");
   });
 });
+
+describeWithDocker("the examples home", () => {
+  const home = mkdtempSync(path.join(os.tmpdir(), "bb-examples-home-"));
+  // The claude bottle injects this host variable's value; any value will do to start.
+  const env = { ...engineTestEnv(), BOT_BOTTLE_HOME: home, CLAUDE_CODE_OAUTH_TOKEN: "test-token-not-real", BOT_BOTTLE_LOG: "warn" };
+  let id = "";
+
+  beforeAll(() => cpSync(path.join(repoRoot, "examples", "home"), home, { recursive: true }));
+  afterAll(async () => {
+    if (id) await runCli(["stop", id], env);
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("starts the hello agent, whose commands run as node", async () => {
+    const started = await runCli(["start", "hello"], env);
+    expect(started.exitCode, started.stderr).toBe(0);
+    id = started.stdout.trim();
+    const whoami = await runCli(["exec", id, "--", "id", "-un"], env);
+    expect(whoami.stdout.trim()).toBe("node");
+    expect(whoami.exitCode).toBe(0);
+  });
+
+  it("names the missing host variable when the token is not set", async () => {
+    const result = await runCli(["start", "hello", "--dry-run"], { ...env, CLAUDE_CODE_OAUTH_TOKEN: "" });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/CLAUDE_CODE_OAUTH_TOKEN/);
+  });
+
+  it("says which agents exist when the agent is unknown", async () => {
+    const result = await runCli(["start", "no-such-agent"], env);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/hello/);
+  });
+});
