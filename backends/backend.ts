@@ -52,10 +52,11 @@ export interface Backend {
   available(): Promise<Availability>;
   /**
    * Builds or reuses images, creates networks and the sidecar bundle, starts
-   * the agent and waits until its sidecars answer. Provisioning is the engine's
+   * the agent and waits until its sidecars answer. `secrets` (bundle variable ->
+   * value) reach the egress process only, never an argv or a file. Provisioning is the engine's
    * job, through the returned handle. On failure or abort it removes what it made.
    */
-  launch(plan: BottlePlan, hooks?: LaunchHooks): Promise<Bottle>;
+  launch(plan: BottlePlan, secrets: Record<string, string>, hooks?: LaunchHooks): Promise<Bottle>;
   /** A handle for a bottle this or an earlier process launched. */
   attach(plan: BottlePlan): Bottle;
   /** Bottles of this home found on the engine, by label. */

@@ -60,7 +60,7 @@ export class DockerBackend implements Backend {
     });
   }
 
-  async launch(plan: BottlePlan, hooks: LaunchHooks = {}): Promise<Bottle> {
+  async launch(plan: BottlePlan, secrets: Record<string, string>, hooks: LaunchHooks = {}): Promise<Bottle> {
     const { signal } = hooks;
     const progress = (phase: string, message: string) => {
       log.debug({ bottle: plan.id, phase }, message);
@@ -77,7 +77,7 @@ export class DockerBackend implements Backend {
       signal?.throwIfAborted();
 
       progress("sidecars", `starting the sidecar bundle (${plan.sidecars.daemons.join(", ")})`);
-      await this.startBundle(plan, bundleImage);
+      await this.startBundle(plan, bundleImage, secrets);
       signal?.throwIfAborted();
 
       const runtime = chooseAgentRuntime(JSON.parse(await docker(["info", "--format", "{{json .}}"])));
@@ -96,13 +96,10 @@ export class DockerBackend implements Backend {
     }
   }
 
-  private async startBundle(plan: BottlePlan, image: string): Promise<void> {
-    const tokenArgs = Object.keys(plan.sidecars.tokenEnv).flatMap((name) => ["-e", name]);
-    // Token values travel in the docker CLI's environment and `-e NAME` copies
+  private async startBundle(plan: BottlePlan, image: string, secrets: Record<string, string>): Promise<void> {
+    // Secret values travel in the docker CLI's environment and `-e NAME` copies
     // them from there: they never appear in any process's argv.
-    const tokenValues = Object.fromEntries(
-      Object.entries(plan.sidecars.tokenEnv).map(([bundleVar, hostVar]) => [bundleVar, process.env[hostVar] ?? ""]),
-    );
+    const secretArgs = Object.keys(secrets).flatMap((name) => ["-e", name]);
     await docker(
       [
         "run",
@@ -125,10 +122,10 @@ export class DockerBackend implements Backend {
         "EGRESS_ROUTES=/etc/bot-bottle/egress/routes.json",
         "-e",
         `EGRESS_SOCKET=${SOCKET_DIR}/egress.sock`,
-        ...tokenArgs,
+        ...secretArgs,
         image,
       ],
-      { env: tokenValues },
+      { env: secrets },
     );
   }
 

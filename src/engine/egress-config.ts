@@ -1,6 +1,7 @@
 import { formatRouteHost, parseRouteHost } from "../../sidecars/egress/host.js";
 import { type RoutesFile, RoutesFile as RoutesFileSchema } from "../../sidecars/egress/routes.js";
 import type { EffectiveBottle, EgressRoute } from "../manifest/schema.js";
+import type { SecretSource } from "../providers/provider.js";
 import { UserError } from "../user-error.js";
 
 // Turns the manifest's egress section into the file the egress sidecar reads.
@@ -53,12 +54,19 @@ export function egressConfig(egress: EffectiveBottle["egress"]): RoutesFile {
   return result.data;
 }
 
-/** Bundle variable -> host variable, for every secret the routes reference (tokens and known secrets). */
-export function egressSecretEnv(egress: EffectiveBottle["egress"]): Record<string, string> {
-  const names: Record<string, string> = {};
+/**
+ * Bundle variable -> where its value comes from, for every secret the routes
+ * reference (tokens and known secrets). A token name is looked up in the
+ * provider's sources first, else it is a host variable.
+ */
+export function egressSecrets(egress: EffectiveBottle["egress"], providerSources: Record<string, SecretSource>): Record<string, SecretSource> {
+  const secrets: Record<string, SecretSource> = {};
   for (const route of egress.routes) {
-    if (route.auth) names[bundleTokenVar(route.auth.token_ref)] = route.auth.token_ref;
-    for (const hostVar of route.dlp?.known_secret_env ?? []) names[bundleSecretVar(hostVar)] = hostVar;
+    if (route.auth) {
+      const name = route.auth.token_ref;
+      secrets[bundleTokenVar(name)] = providerSources[name] ?? { kind: "env", name };
+    }
+    for (const hostVar of route.dlp?.known_secret_env ?? []) secrets[bundleSecretVar(hostVar)] = { kind: "env", name: hostVar };
   }
-  return names;
+  return secrets;
 }

@@ -3,12 +3,15 @@ import type { Backend, Bottle, ExecOptions } from "../../backends/backend.js";
 import { DockerBackend } from "../../backends/docker/backend.js";
 import { botBottleHome } from "../home.js";
 import { log } from "../log.js";
+import { resolveProvider } from "../providers/registry.js";
 import { UserError } from "../user-error.js";
 import { createBottleCa, writeBottleCa } from "./ca.js";
 import type { BottlePlan } from "./plan-schema.js";
 import { homeLabel, prepare } from "./prepare.js";
 import { provisionSteps } from "./provision/steps.js";
-import type { BottleRecord, BottleSpec, ExecResult, Progress, StopResult } from "./records.js";
+import { resolveSecrets } from "./secrets.js";
+import { LineTail } from "./line-tail.js";
+import type { AgentRunRequest, AgentRunResult, BottleRecord, BottleSpec, ExecResult, Progress, StopResult } from "./records.js";
 import { type BottleMetadata, StateStore } from "./state.js";
 
 export interface EngineOptions {
@@ -21,6 +24,16 @@ export interface StartHooks {
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
 }
+
+export interface AgentRunOptions {
+  timeoutMs?: number;
+  maxOutputBytes?: number;
+  signal?: AbortSignal;
+  onEvent?: (message: string) => void;
+}
+
+/** Enough of the end of an agent's output to hold its final events. */
+const AGENT_OUTPUT_TAIL_LINES = 200;
 
 export interface GcResult {
   removed: string[];
@@ -116,7 +129,8 @@ export class Engine {
     try {
       report("ca", "creating the bottle's egress CA");
       writeBottleCa(await createBottleCa(plan.id), plan.ca.cert, plan.ca.key);
-      const bottle = await backend.launch(plan, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
+      const secrets = resolveSecrets(plan.sidecars.secrets, this.env);
+      const bottle = await backend.launch(plan, secrets, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
       for (const provision of provisionSteps) {
         hooks.signal?.throwIfAborted();
         report(`provision:${provision.name}`, provision.describe);
@@ -149,6 +163,33 @@ export class Engine {
   async exec(id: string, command: string | string[], options: ExecOptions = {}): Promise<ExecResult> {
     const { bottle } = this.attach(id);
     return bottle.exec(command, options);
+  }
+
+  /**
+   * Runs a prompt through the provider's headless mode, as the agent user in
+   * the workspace. Each line of output the provider finds worth telling is
+   * reported as it arrives; the answer is read from the end of the output even
+   * when the raw output was cut by the cap.
+   */
+  async runAgent(id: string, request: AgentRunRequest, options: AgentRunOptions = {}): Promise<AgentRunResult> {
+    const { plan, bottle } = this.attach(id);
+    const provider = await resolveProvider(plan.provider.name, plan.home);
+    const tail = new LineTail(AGENT_OUTPUT_TAIL_LINES);
+    const result = await bottle.exec(provider.headless.argv(request, plan.prompt.guest), {
+      user: plan.guest.user,
+      cwd: plan.guest.workspace,
+      timeoutMs: options.timeoutMs,
+      maxOutputBytes: options.maxOutputBytes,
+      signal: options.signal,
+      onOutput: (stream, chunk) => {
+        if (stream !== "stdout") return;
+        for (const line of tail.push(chunk)) {
+          const message = provider.headless.describeLine(line);
+          if (message) options.onEvent?.(message);
+        }
+      },
+    });
+    return { ...result, ...provider.headless.outcome(tail.text()) };
   }
 
   /** Every bottle with a state folder, its status reconciled with what the backend reports. */

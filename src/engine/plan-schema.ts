@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SecretSource } from "../providers/provider.js";
 
 // A BottlePlan is everything launch and provisioning need, resolved once from
 // the manifest. It is saved as `state/<id>/plan.json`, so a later process can
@@ -11,7 +12,7 @@ export const ImagePlan = z.object({
   /** Further host files placed beside the Dockerfile in the build context. */
   files: z.array(z.string()),
   /** Where the Dockerfile came from in the cascade, for the preflight summary. */
-  dockerfileOrigin: z.enum(["bottle-override", "manifest", "plugin", "provider"]),
+  dockerfileOrigin: z.enum(["start-option", "manifest", "plugin", "provider"]),
   baseImage: z.string(),
   /** Extra CA bundle trusted by the image build only (TLS-inspecting proxies). */
   buildCa: z.string().nullable(),
@@ -38,6 +39,8 @@ export const BottlePlan = z.object({
     env: z.record(z.string(), z.string()),
   }),
   prompt: GuestFile,
+  /** Provider files (config, placeholder credentials) rendered at prepare time into the state folder. */
+  providerFiles: z.array(GuestFile.extend({ mode: z.number().int() })),
   skills: z.array(z.object({ name: z.string(), host: z.string(), guest: z.string() })),
   gitUser: z.object({ name: z.string().optional(), email: z.string().optional() }),
   ca: z.object({ cert: z.string(), key: z.string(), guestCert: z.string() }),
@@ -47,8 +50,8 @@ export const BottlePlan = z.object({
     forwards: z.array(z.string()),
     /** Host folder mounted read-only at /etc/bot-bottle/egress in the bundle. */
     egressConfigDir: z.string(),
-    /** Bundle env var -> host env var whose value it gets at launch (names only, never values). */
-    tokenEnv: z.record(z.string(), z.string()),
+    /** Bundle env var -> where its secret value is read at launch (sources only, never values). */
+    secrets: z.record(z.string(), SecretSource),
   }),
   resources: z.object({ agent: z.string(), bundle: z.string(), network: z.string(), volume: z.string() }),
 });

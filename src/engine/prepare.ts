@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { parseRoutesFile } from "../../sidecars/egress/routes.js";
 import os from "node:os";
 import path from "node:path";
 import { homePaths } from "../home.js";
@@ -8,9 +9,9 @@ import { resolveManifest } from "../manifest/manifest.js";
 import type { Manifest } from "../manifest/schema.js";
 import { assetPaths } from "../package-root.js";
 import { resolveProvider } from "../providers/registry.js";
-import type { Provider } from "../providers/provider.js";
+import type { Provider, SecretSource } from "../providers/provider.js";
 import { UserError } from "../user-error.js";
-import { egressConfig, egressSecretEnv } from "./egress-config.js";
+import { bundleTokenVar, egressConfig, egressSecrets } from "./egress-config.js";
 import type { BottlePlan, ImagePlan } from "./plan-schema.js";
 import type { BottleSpec } from "./records.js";
 import { StateStore, writeFileAtomic } from "./state.js";
@@ -47,25 +48,30 @@ function buildCa(env: NodeJS.ProcessEnv): string | null {
   return path.resolve(file);
 }
 
-function agentImage(manifest: Manifest, provider: Provider, home: string, env: NodeJS.ProcessEnv): ImagePlan {
-  const fromManifest = manifest.bottle.agent_provider.dockerfile;
-  let dockerfile = path.join(provider.dockerfileDir, "Dockerfile");
-  let origin: ImagePlan["dockerfileOrigin"] = "provider";
-  if (fromManifest) {
-    // relative to the bottles folder, where the manifest that names it lives
-    dockerfile = path.resolve(homePaths(home).bottles, fromManifest);
-    origin = "manifest";
-    if (!existsSync(dockerfile)) {
-      throw new UserError(`agent_provider.dockerfile of bottle ${manifest.bottle.names.join("+")} names ${dockerfile}, which does not exist`);
-    }
-  }
-  return {
-    dockerfile,
-    files: [],
-    dockerfileOrigin: origin,
-    baseImage: env.BOT_BOTTLE_BASE_IMAGE ?? DEFAULT_AGENT_BASE,
-    buildCa: buildCa(env),
+/** Dockerfile cascade: this start's option, then the manifest's, then the plugin's or provider's own. */
+function agentImage(spec: BottleSpec, manifest: Manifest, provider: Provider, context: PrepareContext): ImagePlan {
+  const named = (file: string, base: string, what: string) => {
+    const resolved = path.resolve(base, file);
+    if (!existsSync(resolved)) throw new UserError(`${what} names ${resolved}, which does not exist`);
+    return resolved;
   };
+  const fromManifest = manifest.bottle.agent_provider.dockerfile;
+  let dockerfile: string;
+  let origin: ImagePlan["dockerfileOrigin"];
+  if (spec.dockerfile) {
+    dockerfile = named(spec.dockerfile, context.cwd, "--dockerfile");
+    origin = "start-option";
+  } else if (fromManifest) {
+    // relative to the bottles folder, where the manifest that names it lives
+    dockerfile = named(fromManifest, homePaths(context.home).bottles, `agent_provider.dockerfile of bottle ${manifest.bottle.names.join("+")}`);
+    origin = "manifest";
+  } else if (provider.dockerfile) {
+    dockerfile = provider.dockerfile;
+    origin = provider.dockerfileOrigin;
+  } else {
+    throw new UserError(`provider ${provider.name} has no Dockerfile: add one next to its plugin or set agent_provider.dockerfile in the bottle`);
+  }
+  return { dockerfile, files: [], dockerfileOrigin: origin, baseImage: context.env.BOT_BOTTLE_BASE_IMAGE ?? DEFAULT_AGENT_BASE, buildCa: buildCa(context.env) };
 }
 
 function bundleImage(env: NodeJS.ProcessEnv): ImagePlan {
@@ -86,12 +92,12 @@ function bundleImage(env: NodeJS.ProcessEnv): ImagePlan {
   };
 }
 
-function guestEnv(manifest: Manifest, provider: Provider, workspace: string): Record<string, string> {
+function guestEnv(manifest: Manifest, provider: Provider, providerEnv: Record<string, string>, workspace: string): Record<string, string> {
   const proxy = `http://127.0.0.1:${EGRESS_PORT}`;
   const noProxy = "localhost,127.0.0.1,::1";
   return {
     ...manifest.bottle.env,
-    ...provider.guestEnv(manifest.bottle),
+    ...providerEnv,
     // Set last: the bottle's own env cannot turn the proxy or the CA off.
     HOME: provider.guestHome,
     USER: provider.guestUser,
@@ -123,7 +129,14 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   }
   const index = await loadManifestIndex({ home, cwd: cwd ?? context.cwd });
   const manifest = resolveManifest(index, spec.agent, spec.bottles);
-  const provider = resolveProvider(manifest.bottle.agent_provider.template);
+  const provider = await resolveProvider(manifest.bottle.agent_provider.template, home);
+  const setup = provider.setup({ bottle: manifest.bottle, hostEnv: env, prompt: manifest.agent.prompt });
+  // The provider's routes (its model API) come first unless the bottle declares that host itself.
+  const declared = new Set(manifest.bottle.egress.routes.map((r) => r.host.toLowerCase()));
+  const egress = {
+    ...manifest.bottle.egress,
+    routes: [...setup.routes.filter((r) => !declared.has(r.host.toLowerCase())), ...manifest.bottle.egress.routes],
+  };
 
   const skillsRoot = hostSkillsDir(env);
   const skills = (manifest.agent.config.skills ?? []).map((name) => {
@@ -134,11 +147,12 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     return { name, host, guest: `${provider.guestHome}/.claude/skills/${name}` };
   });
 
-  const tokenEnv = egressSecretEnv(manifest.bottle.egress);
-  for (const route of manifest.bottle.egress.routes) {
-    if (route.auth && !env[route.auth.token_ref]) {
+  const secrets = egressSecrets(egress, setup.secrets);
+  for (const route of egress.routes) {
+    const source = route.auth ? secrets[bundleTokenVar(route.auth.token_ref)] : undefined;
+    if (source?.kind === "env" && !env[source.name]) {
       throw new UserError(
-        `bottle ${manifest.bottle.names.join("+")} injects the token in host variable ${route.auth.token_ref} for ${route.host}, but it is not set; export it before starting the bottle`,
+        `bottle ${manifest.bottle.names.join("+")} injects the token in host variable ${source.name} for ${route.host}, but it is not set; export it before starting the bottle`,
       );
     }
   }
@@ -161,9 +175,10 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     label: spec.label ?? null,
     cwd,
     provider: { name: provider.name },
-    images: { agent: agentImage(manifest, provider, home, env), bundle: bundleImage(env) },
-    guest: { user: provider.guestUser, home: provider.guestHome, workspace, env: guestEnv(manifest, provider, workspace) },
+    images: { agent: agentImage(spec, manifest, provider, context), bundle: bundleImage(env) },
+    guest: { user: provider.guestUser, home: provider.guestHome, workspace, env: guestEnv(manifest, provider, setup.env, workspace) },
     prompt: { host: path.join(stateDir, "prompt.md"), guest: `${provider.guestHome}/.bot-bottle/prompt.md` },
+    providerFiles: setup.files.map((file, i) => ({ host: path.join(stateDir, "provider-files", String(i)), guest: file.path, mode: file.mode })),
     skills,
     gitUser: manifest.bottle.git_gate.user,
     ca: { cert: path.join(egressConfigDir, "ca.pem"), key: path.join(egressConfigDir, "ca-key.pem"), guestCert: GUEST_CA },
@@ -171,26 +186,34 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
       daemons: ["egress"],
       forwards: [`127.0.0.1:${EGRESS_PORT}=${SOCKET_DIR}/egress.sock`],
       egressConfigDir,
-      tokenEnv,
+      secrets,
     },
     resources: { agent: `${prefix}-agent`, bundle: `${prefix}-bundle`, network: prefix, volume: `${prefix}-sockets` },
   };
 
   writeFileAtomic(plan.prompt.host, manifest.agent.prompt);
-  writeFileAtomic(path.join(egressConfigDir, "routes.json"), JSON.stringify(egressConfig(manifest.bottle.egress), null, 2) + "\n", 0o644);
+  setup.files.forEach((file, i) => writeFileAtomic(plan.providerFiles[i]!.host, file.content));
+  writeFileAtomic(path.join(egressConfigDir, "routes.json"), JSON.stringify(egressConfig(egress), null, 2) + "\n", 0o644);
   store.writePlan(plan);
   return plan;
 }
 
+const describeSource = (source: SecretSource) => (source.kind === "env" ? `host variable ${source.name}` : `Codex login ${source.file}`);
+
+function routesFileHosts(plan: BottlePlan): string {
+  const routes = parseRoutesFile(readFileSync(path.join(plan.sidecars.egressConfigDir, "routes.json"), "utf8")).routes;
+  return routes.length ? `allows ${routes.map((r) => (r.port ? `${r.host}:${r.port}` : r.host)).join(", ")}` : "allows no host";
+}
+
 /** The preflight summary `--dry-run` prints: everything a person should check before launch. */
 export function planSummary(plan: BottlePlan): string {
-  const routes = `${plan.sidecars.egressConfigDir}/routes.json`;
+  const hosts = routesFileHosts(plan);
   return [
     `bottle ${plan.id} (agent ${plan.agent.name} from ${plan.agent.source})`,
     `  bottles:   ${plan.bottles.join(", ")}`,
     `  provider:  ${plan.provider.name}; image from ${plan.images.agent.dockerfile} (${plan.images.agent.dockerfileOrigin}) on ${plan.images.agent.baseImage}`,
     `  backend:   ${plan.backend}; agent has no network, sidecars: ${plan.sidecars.daemons.join(", ")}`,
-    `  egress:    routes in ${routes}; tokens from host variables: ${Object.values(plan.sidecars.tokenEnv).join(", ") || "none"}`,
+    `  egress:    ${hosts}; secrets from: ${Object.values(plan.sidecars.secrets).map(describeSource).join(", ") || "none"}`,
     `  workspace: ${plan.cwd ? `copy of ${plan.cwd}` : "empty"} at ${plan.guest.workspace}`,
     `  skills:    ${plan.skills.map((s) => s.name).join(", ") || "none"}`,
     `  git user:  ${[plan.gitUser.name, plan.gitUser.email && `<${plan.gitUser.email}>`].filter(Boolean).join(" ") || "unset"}`,

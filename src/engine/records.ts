@@ -12,6 +12,8 @@ export const BottleSpec = z.object({
   cwd: z.string().optional(),
   label: z.string().optional(),
   backend: z.enum(["docker", "smolmachines"]).optional(),
+  /** A Dockerfile for this start only, ahead of the manifest's, the plugin's and the provider's. */
+  dockerfile: z.string().optional(),
 });
 export type BottleSpec = z.infer<typeof BottleSpec>;
 
@@ -74,3 +76,28 @@ export const StopResult = z.object({
   removed: z.array(z.string()),
 });
 export type StopResult = z.infer<typeof StopResult>;
+
+/** A prompt for the bottled agent, run headless as the agent user in the workspace. */
+export const AgentRunRequest = z.object({
+  prompt: z.string().min(1),
+  model: z.string().optional(),
+  maxTurns: z.number().int().positive().optional(),
+  allowedTools: z.array(z.string().min(1)).optional(),
+});
+export type AgentRunRequest = z.infer<typeof AgentRunRequest>;
+
+export const AgentRunResult = z.object({
+  exit_code: z.number().int(),
+  /** The agent's final answer, as text. */
+  result_text: z.string().nullable(),
+  /** The agent's final result event, parsed. */
+  structured: z.record(z.string(), z.unknown()).nullable(),
+  usage: z.record(z.string(), z.unknown()).nullable(),
+  duration_ms: z.number(),
+  timed_out: z.boolean(),
+  /** Raw output, under the cap. */
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+});
+export type AgentRunResult = z.infer<typeof AgentRunResult>;

@@ -1,14 +1,54 @@
+import path from "node:path";
 import { assetPaths } from "../../package-root.js";
+import type { EgressRoute } from "../../manifest/schema.js";
 import type { Provider } from "../provider.js";
+import { claudeHeadless } from "./headless.js";
+
+const GUEST_HOME = "/home/node";
+const DEFAULT_API = "https://api.anthropic.com";
+/** A fixed, non-secret stand-in: Claude Code starts without a login, egress swaps in the real token. */
+export const CLAUDE_PLACEHOLDER_TOKEN = "bot-bottle-placeholder-oauth-token";
+
+/** Claude Code's first-run state, pre-answered so headless runs never stop at a prompt. */
+function onboardingState(workspace: string) {
+  return {
+    hasCompletedOnboarding: true,
+    lastOnboardingVersion: "2.1.197",
+    numStartups: 1,
+    autoUpdates: false,
+    bypassPermissionsModeAccepted: true,
+    projects: { [workspace]: { hasTrustDialogAccepted: true, hasCompletedProjectOnboarding: true } },
+  };
+}
 
 export const claudeProvider: Provider = {
   name: "claude",
-  dockerfileDir: assetPaths.providerDockerfileDir("claude"),
+  dockerfile: path.join(assetPaths.providerDockerfileDir("claude"), "Dockerfile"),
+  dockerfileOrigin: "provider",
   guestUser: "node",
-  guestHome: "/home/node",
-  guestEnv: () => ({
-    // Telemetry, update checks and the like would only be refused by egress.
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-    DISABLE_AUTOUPDATER: "1",
-  }),
+  guestHome: GUEST_HOME,
+  setup({ bottle }) {
+    const provider = bottle.agent_provider;
+    const env: Record<string, string> = {
+      // Telemetry and update checks would only be refused by egress.
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+      DISABLE_AUTOUPDATER: "1",
+    };
+    const routes: EgressRoute[] = [];
+    const secrets: Record<string, { kind: "env"; name: string }> = {};
+    if (provider.auth_token) {
+      env.CLAUDE_CODE_OAUTH_TOKEN = CLAUDE_PLACEHOLDER_TOKEN;
+      // A gateway set with ANTHROPIC_BASE_URL gets the token instead of Anthropic.
+      const api = new URL(bottle.env.ANTHROPIC_BASE_URL ?? DEFAULT_API);
+      routes.push({ host: api.port ? `${api.hostname}:${api.port}` : api.hostname, auth: { scheme: "Bearer", token_ref: provider.auth_token } });
+      secrets[provider.auth_token] = { kind: "env", name: provider.auth_token };
+    }
+    const files = [{ path: `${GUEST_HOME}/.claude.json`, content: JSON.stringify(onboardingState(`${GUEST_HOME}/workspace`), null, 2) + "\n", mode: 0o600 }];
+    if (provider.settings) {
+      files.push({ path: `${GUEST_HOME}/.claude/settings.json`, content: JSON.stringify(provider.settings, null, 2) + "\n", mode: 0o600 });
+    }
+    return { env, routes, secrets, files };
+  },
+  headless: claudeHeadless,
+  mcpRegistration: (name, url) => [["claude", "mcp", "add", "--scope", "user", "--transport", "http", name, url]],
 };

@@ -1,0 +1,17 @@
+import path from "node:path";
+import { required, shellQuote, type ProvisionStep } from "./step.js";
+
+/** The provider's config and placeholder credentials, owned by the agent user with their planned modes. */
+export const providerFilesStep: ProvisionStep = {
+  name: "provider-files",
+  describe: "writing the provider's configuration",
+  async run(plan, bottle) {
+    for (const file of plan.providerFiles) {
+      const dir = path.posix.dirname(file.guest);
+      await required(bottle, "provider-files", `mkdir -p ${shellQuote(dir)} && chown ${plan.guest.user}: ${shellQuote(dir)}`);
+      await bottle.cpIn(file.host, file.guest);
+      const mode = file.mode.toString(8);
+      await required(bottle, "provider-files", `chown ${plan.guest.user}: ${shellQuote(file.guest)} && chmod ${mode} ${shellQuote(file.guest)}`);
+    }
+  },
+};

@@ -1,0 +1,124 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { describe, expect, it } from "vitest";
+import type { EffectiveBottle } from "../../../src/manifest/schema.js";
+import { CLAUDE_PLACEHOLDER_TOKEN, claudeProvider } from "../../../src/providers/claude/provider.js";
+import { jwtClaims } from "../../../src/providers/codex/auth.js";
+import { codexProvider } from "../../../src/providers/codex/provider.js";
+import { resolveProvider } from "../../../src/providers/registry.js";
+
+const bottle = (provider: EffectiveBottle["agent_provider"], env: Record<string, string> = {}): EffectiveBottle => ({
+  names: ["b"],
+  env,
+  agent_provider: provider,
+  egress: { routes: [], log: 1 },
+  git_gate: { user: {}, repos: {} },
+  supervise: true,
+});
+
+describe("claude provider", () => {
+  it("routes the Anthropic API with the host token injected and gives the agent only a placeholder", () => {
+    const setup = claudeProvider.setup({ bottle: bottle({ template: "claude", auth_token: "MY_CLAUDE_TOKEN" }), hostEnv: { MY_CLAUDE_TOKEN: "real-secret" }, prompt: "p" });
+    expect(setup.routes).toEqual([{ host: "api.anthropic.com", auth: { scheme: "Bearer", token_ref: "MY_CLAUDE_TOKEN" } }]);
+    expect(setup.secrets).toEqual({ MY_CLAUDE_TOKEN: { kind: "env", name: "MY_CLAUDE_TOKEN" } });
+    expect(setup.env.CLAUDE_CODE_OAUTH_TOKEN).toBe(CLAUDE_PLACEHOLDER_TOKEN);
+    expect(JSON.stringify(setup)).not.toContain("real-secret");
+  });
+
+  it("sends the token to a gateway given by ANTHROPIC_BASE_URL instead", () => {
+    const setup = claudeProvider.setup({ bottle: bottle({ template: "claude", auth_token: "T" }, { ANTHROPIC_BASE_URL: "https://gw.example.test:8443/anthropic" }), hostEnv: {}, prompt: "" });
+    expect(setup.routes[0]?.host).toBe("gw.example.test:8443");
+  });
+
+  it("pre-answers onboarding and writes settings for headless runs", () => {
+    const setup = claudeProvider.setup({ bottle: bottle({ template: "claude", settings: { includeCoAuthoredBy: false } }), hostEnv: {}, prompt: "" });
+    const state = JSON.parse(setup.files.find((f) => f.path === "/home/node/.claude.json")!.content);
+    expect(state.hasCompletedOnboarding).toBe(true);
+    expect(state.projects["/home/node/workspace"].hasTrustDialogAccepted).toBe(true);
+    expect(JSON.parse(setup.files.find((f) => f.path === "/home/node/.claude/settings.json")!.content)).toEqual({ includeCoAuthoredBy: false });
+    expect(setup.routes).toEqual([]);
+  });
+
+  it("registers MCP servers at user scope over HTTP", () => {
+    expect(claudeProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp")).toEqual([
+      ["claude", "mcp", "add", "--scope", "user", "--transport", "http", "supervise", "http://127.0.0.1:9100/mcp"],
+    ]);
+  });
+});
+
+describe("codex provider", () => {
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const codexHome = () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "codex-home-"));
+    const jwt = `${b64({ alg: "RS256" })}.${b64({ exp: 1_888_888_888 })}.sig`;
+    writeFileSync(path.join(dir, "auth.json"), JSON.stringify({ tokens: { id_token: jwt, access_token: jwt, refresh_token: "rt", account_id: "a" } }));
+    return { dir, jwt };
+  };
+
+  it("forwards host credentials: the real token is a secret source, the agent gets a look-alike", () => {
+    const { dir, jwt } = codexHome();
+    const setup = codexProvider.setup({ bottle: bottle({ template: "codex", forward_host_credentials: true }), hostEnv: { CODEX_HOME: dir }, prompt: "be brief" });
+    expect(setup.routes).toEqual([{ host: "chatgpt.com", auth: { scheme: "Bearer", token_ref: "CODEX_ACCESS_TOKEN" } }]);
+    expect(setup.secrets.CODEX_ACCESS_TOKEN).toEqual({ kind: "codex-access-token", file: path.join(dir, "auth.json") });
+    const auth = JSON.parse(setup.files.find((f) => f.path === "/home/node/.codex/auth.json")!.content);
+    expect(jwtClaims(auth.tokens.access_token).exp).toBe(1_888_888_888);
+    expect(JSON.stringify(setup)).not.toContain(jwt);
+    expect(setup.files.find((f) => f.path === "/home/node/.codex/AGENTS.md")?.content).toBe("be brief");
+  });
+
+  it("with a custom model provider, injects at its host and makes it use the ChatGPT sign-in", () => {
+    const { dir } = codexHome();
+    const settings = { model_provider: "gw", model_providers: { gw: { name: "gw", base_url: "https://api.fake.test/v1", wire_api: "responses" } } };
+    const setup = codexProvider.setup({ bottle: bottle({ template: "codex", forward_host_credentials: true, settings }), hostEnv: { CODEX_HOME: dir }, prompt: "" });
+    expect(setup.routes[0]?.host).toBe("api.fake.test");
+    const config = parseToml(setup.files.find((f) => f.path === "/home/node/.codex/config.toml")!.content) as Record<string, Record<string, Record<string, unknown>>>;
+    expect(config.model_providers!.gw).toMatchObject({ base_url: "https://api.fake.test/v1", requires_openai_auth: true });
+  });
+
+  it("in API-key mode injects the host variable and gives the agent a placeholder key", () => {
+    const setup = codexProvider.setup({ bottle: bottle({ template: "codex", auth_token: "OPENAI_KEY" }), hostEnv: { OPENAI_KEY: "sk-real" }, prompt: "" });
+    expect(setup.routes).toEqual([{ host: "api.openai.com", auth: { scheme: "Bearer", token_ref: "OPENAI_KEY" } }]);
+    expect(JSON.stringify(setup)).not.toContain("sk-real");
+  });
+});
+
+describe("provider plugins", () => {
+  const home = () => mkdtempSync(path.join(os.tmpdir(), "bb-plugin-home-"));
+  const plugin = (h: string, name: string, code: string, dockerfile?: string) => {
+    const dir = path.join(h, "contrib", name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "provider.mjs"), code);
+    if (dockerfile) writeFileSync(path.join(dir, "Dockerfile"), dockerfile);
+    return path.join(dir, "provider.mjs");
+  };
+
+  it("loads a plugin before the built-ins, with its Dockerfile and headless mode", async () => {
+    const h = home();
+    plugin(h, "claude", 'export const provider = { headless: { argv: (r) => ["my-agent", r.prompt] } };', "FROM scratch\n");
+    const provider = await resolveProvider("claude", h);
+    expect(provider.dockerfileOrigin).toBe("plugin");
+    expect(provider.dockerfile).toBe(path.join(h, "contrib", "claude", "Dockerfile"));
+    expect(provider.headless.argv({ prompt: "hi" }, "/p")).toEqual(["my-agent", "hi"]);
+    expect(provider.headless.outcome('noise\n{"result":"done"}\n').result_text).toBe("done");
+  });
+
+  it("names the file when the plugin lacks a required export", async () => {
+    const h = home();
+    const file = plugin(h, "mine", "export const somethingElse = 1;");
+    await expect(resolveProvider("mine", h)).rejects.toThrow(`provider plugin ${file} does not export \`provider\``);
+    plugin(h, "half", "export const provider = { headless: {} };");
+    await expect(resolveProvider("half", h)).rejects.toThrow(/provider\.headless\.argv: must be a function/);
+  });
+
+  it("names the file when the plugin throws while loading", async () => {
+    const h = home();
+    const file = plugin(h, "boom", 'throw new Error("kaboom");');
+    await expect(resolveProvider("boom", h)).rejects.toThrow(`provider plugin ${file} failed to load: kaboom`);
+  });
+
+  it("lists the built-ins for an unknown template", async () => {
+    await expect(resolveProvider("nope", home())).rejects.toThrow(/built-in providers are claude, codex/);
+  });
+});
