@@ -1,0 +1,117 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { tools } from "../../tools/registry.js";
+import { UserError } from "../user-error.js";
+import { SERVER_NAME } from "./server.js";
+
+// Registering this server with an outer client goes through the client's own
+// CLI, so its config format stays the client's business.
+
+export type McpClient = "claude" | "codex";
+export type ClaudeScope = "user" | "project" | "local";
+
+/** What the client runs to start the server, unless told otherwise. */
+export const DEFAULT_SERVER_COMMAND = ["npx", "-y", "bot-bottle", "mcp"];
+
+export interface InstallRequest {
+  client: McpClient;
+  /** Claude Code's scope (default local, as `claude mcp add` itself). */
+  scope?: ClaudeScope;
+  dispatchAgent: boolean;
+  /** Environment variables the client gives the server. */
+  env: Record<string, string>;
+  command: string[];
+  cwd: string;
+}
+
+/** Registers (or re-registers) the server; returns the lines to show the user. */
+export async function installServer(request: InstallRequest): Promise<string[]> {
+  if (request.client === "codex") {
+    if (request.scope !== undefined && request.scope !== "user") {
+      throw new UserError("codex keeps MCP servers in one user-level config ($CODEX_HOME/config.toml): --scope is for claude only", 2);
+    }
+    if (request.dispatchAgent) throw new UserError("--dispatch-agent writes a Claude Code subagent: use it with claude", 2);
+  }
+  const run = clientRunner(request);
+  const version = await run(["--version"]);
+  if (version.notFound) {
+    const manual = registerArgs(request).join(" ");
+    throw new UserError(
+      `the \`${request.client}\` CLI was not found on PATH. Install ${request.client === "claude" ? "Claude Code (npm install -g @anthropic-ai/claude-code)" : "Codex (npm install -g @openai/codex)"} ` +
+        `and run this again, or register the server yourself: ${request.client} ${manual}`,
+    );
+  }
+  // Remove first so that running install again replaces the entry instead of failing on a duplicate.
+  const scopeArgs = request.client === "claude" ? ["--scope", request.scope ?? "local"] : [];
+  await run(["mcp", "remove", ...scopeArgs, SERVER_NAME]);
+  const added = await run(registerArgs(request));
+  if (added.exitCode !== 0) {
+    throw new UserError(`\`${request.client} ${registerArgs(request).join(" ")}\` failed (exit ${added.exitCode}): ${added.output.trim()}`);
+  }
+  const lines = [`registered the ${SERVER_NAME} MCP server with ${request.client}${request.client === "claude" ? ` (scope ${request.scope ?? "local"})` : ""}: ${request.command.join(" ")}`];
+  if (request.client === "codex") {
+    lines.push(
+      `note: \`codex exec\` refuses tools that are not read-only unless you approve them: add default_tools_approval_mode = "approve" under [mcp_servers.${SERVER_NAME}] in $CODEX_HOME/config.toml`,
+    );
+  }
+  if (request.dispatchAgent) {
+    const file = writeDispatchAgent(dispatchAgentDir(request));
+    lines.push(`wrote the bottle-dispatch subagent to ${file} (its only tools are ${SERVER_NAME}'s)`);
+  }
+  return lines;
+}
+
+function registerArgs(request: InstallRequest): string[] {
+  if (request.client === "claude") {
+    const env = Object.entries(request.env).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
+    // The name comes before -e, which takes several values and would swallow it.
+    return ["mcp", "add", SERVER_NAME, "--scope", request.scope ?? "local", ...env, "--", ...request.command];
+  }
+  const env = Object.entries(request.env).flatMap(([key, value]) => ["--env", `${key}=${value}`]);
+  return ["mcp", "add", SERVER_NAME, ...env, "--", ...request.command];
+}
+
+function clientRunner(request: InstallRequest) {
+  return async (args: string[]) => {
+    const result = await execa(request.client, args, { reject: false, all: true, cwd: request.cwd, stdin: "ignore" });
+    const notFound = (result as { code?: string }).code === "ENOENT";
+    return { exitCode: result.exitCode, output: String(result.all ?? ""), notFound };
+  };
+}
+
+/** Next to the registration: the user's Claude config for user scope, else the project's .claude/. */
+function dispatchAgentDir(request: InstallRequest): string {
+  if (request.scope === "user") {
+    const configDir = process.env.CLAUDE_CONFIG_DIR ?? path.join(os.homedir(), ".claude");
+    return path.join(configDir, "agents");
+  }
+  return path.join(request.cwd, ".claude", "agents");
+}
+
+/** The tool names a Claude Code model sees for this server. */
+const clientToolNames = () => tools.map((tool) => `mcp__${SERVER_NAME}__${tool.name}`);
+
+function writeDispatchAgent(dir: string): string {
+  const file = path.join(dir, "bottle-dispatch.md");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    file,
+    `---
+name: bottle-dispatch
+description: Delegates coding work to an agent running inside a bot-bottle sandbox (a bottle). Use it for tasks that should not run on the host, such as running untrusted code, exploring a repository or letting another agent make changes.
+tools: ${clientToolNames().join(", ")}
+---
+You carry out the task you are given inside a bot-bottle bottle, never on the host: the only tools you have are bot-bottle's.
+
+1. list_agents, and pick the agent that fits the task.
+2. start_bottle with that agent (and cwd set to the repository, when the task is about one).
+3. exec_in_bottle to do the work: run commands, or hand the task to the bottled agent itself (for a claude bottle, \`claude -p "TASK" --output-format json\`).
+4. stop_bottle when you are done, unless you were asked to keep the bottle.
+
+Report what you did, the commands' results, and the bottle id if it is still running.
+`,
+  );
+  return file;
+}

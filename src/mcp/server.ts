@@ -1,0 +1,32 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { registerTools } from "../../tools/registry.js";
+import type { Engine } from "../engine/engine.js";
+import { packageRoot } from "../package-root.js";
+import { attachSupervise, type SuperviseOptions } from "./supervise.js";
+
+/** The name clients register the server under; tool names reach models as `mcp__bot-bottle__<tool>`. */
+export const SERVER_NAME = "bot-bottle";
+
+const version = (JSON.parse(readFileSync(path.join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
+
+const SERVER_INSTRUCTIONS = `bot-bottle runs coding agents in bottles: sandboxes with no network of their own, whose only way out is an egress proxy that allowlists hosts and holds the credentials.
+Workflow:
+1. list_agents: pick an agent (broken manifests are listed with their errors).
+2. start_bottle {agent, cwd?}: start one; it returns the bottle id. With cwd, a copy of that host repository is in the bottle's workspace.
+3. exec_in_bottle {bottle_id, command}: run commands in it, as often as needed; this is also how you run the bottled agent itself (e.g. claude -p "TASK" --output-format json). A non-zero exit code is a result, not an error.
+4. stop_bottle {bottle_id}: when done. list_bottles shows what is running.
+Bottled agents may ask for approval (a new egress route, a risky step) and wait: supervise_list shows what they ask, supervise_approve answers.
+Do delegated work inside a bottle, not on the host. Work in a bottle is lost when it stops unless it was pushed or copied out.`;
+
+/** One MCP server instance (one per stdio process, one per HTTP session), with every tool registered. */
+export function createMcpServer(engine: Engine, supervise: SuperviseOptions = { elicit: false }): McpServer {
+  // Logging is declared here, not later: the SDK answers logging/setLevel only
+  // for capabilities given to the constructor, and clients that see the
+  // capability call it (the MCP Inspector fails every command otherwise).
+  const server = new McpServer({ name: SERVER_NAME, title: "bot-bottle", version }, { instructions: SERVER_INSTRUCTIONS, capabilities: { logging: {} } });
+  registerTools(server, engine);
+  attachSupervise(server, engine.home, supervise);
+  return server;
+}

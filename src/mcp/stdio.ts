@@ -1,0 +1,29 @@
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { Engine } from "../engine/engine.js";
+import { log } from "../log.js";
+import { createMcpServer } from "./server.js";
+import type { SuperviseOptions } from "./supervise.js";
+import { exitWhenIdle } from "./shutdown.js";
+
+/**
+ * Serves MCP on stdin/stdout until the client closes stdin or a signal
+ * arrives. Stdout is the protocol channel: logs already go to stderr, and
+ * console output from any dependency is sent there too.
+ */
+export async function serveStdio(engine: Engine, supervise?: SuperviseOptions): Promise<void> {
+  for (const method of ["log", "info", "debug"] as const) console[method] = console.error;
+  const server = createMcpServer(engine, supervise);
+  const closed = new Promise<void>((resolve) => (server.server.onclose = resolve));
+  await server.connect(new StdioServerTransport());
+  // Closing aborts the calls in flight: a start being cancelled removes what it created.
+  const close = (why: string) => {
+    log.info(`${why}: closing the MCP server`);
+    void server.close();
+  };
+  process.stdin.once("end", () => close("stdin closed"));
+  process.once("SIGINT", () => close("SIGINT"));
+  process.once("SIGTERM", () => close("SIGTERM"));
+  log.info("bot-bottle MCP server ready on stdio");
+  await closed;
+  exitWhenIdle();
+}

@@ -1,0 +1,107 @@
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { cliPath } from "../support/cli.js";
+import { describeWithDocker } from "../support/docker.js";
+import { describeWithE2eTools, e2eTool, e2eToolsBin } from "../support/e2e-tools.js";
+import { useMcpTestHome } from "../support/mcp-server.js";
+import { useTempDir } from "../support/temp-dir.js";
+import { openaiResponses, startFakeModel, type FakeModel } from "./fake-model.js";
+
+// Real Codex (pinned, from .e2e-tools) as the outer client: registered with
+// `bot-bottle mcp install codex` in a throwaway CODEX_HOME, then driven by a
+// scripted fake of the Responses API (a custom model provider).
+
+/** Codex offers an MCP server's tools in a namespace named after the server, with `-` made `_`. */
+const tool = (name: string) => `mcp__bot_bottle/${name}`;
+
+describeWithDocker("Codex as the outer MCP client", () => {
+  describeWithE2eTools("Codex as the outer MCP client (pinned)", ["codex"], () => {
+    const server = useMcpTestHome();
+    const root = useTempDir("bb-codex-e2e-");
+    let codexHome = "";
+    let project = "";
+    let env: Record<string, string> = {};
+    let fake: FakeModel | undefined;
+
+    beforeAll(() => {
+      codexHome = path.join(root.path, "codex");
+      project = path.join(root.path, "project");
+      env = { PATH: `${e2eToolsBin}:${process.env.PATH}`, HOME: path.join(root.path, "home"), CODEX_HOME: codexHome };
+      for (const dir of [codexHome, project, env.HOME!]) mkdirSync(dir, { recursive: true });
+    });
+    afterAll(async () => {
+      await fake?.close();
+    });
+
+    it("`bot-bottle mcp install codex` registers the server, idempotently", async () => {
+      const envArgs = Object.entries(server.env).flatMap(([key, value]) => ["--env", `${key}=${value}`]);
+      const install = () => execa("node", [cliPath, "mcp", "install", "codex", ...envArgs, "--", "node", cliPath, "mcp"], { env, extendEnv: false, cwd: project, reject: false });
+      for (const attempt of [await install(), await install()]) {
+        expect(attempt.exitCode, attempt.stderr).toBe(0);
+        expect(attempt.stdout).toMatch(/registered the bot-bottle MCP server with codex/);
+        expect(attempt.stdout).toMatch(/default_tools_approval_mode = "approve"/);
+      }
+      const config = readFileSync(path.join(codexHome, "config.toml"), "utf8");
+      expect(config.match(/^\[mcp_servers\.bot-bottle\]$/gm)).toHaveLength(1);
+      expect(config).toContain(`args = ["${cliPath}", "mcp"]`);
+      expect(config).toContain(`BOT_BOTTLE_HOME = "${server.home}"`);
+      const listed = await execa(e2eTool("codex"), ["mcp", "list"], { env, extendEnv: false, reject: false });
+      expect(listed.stdout).toMatch(/^bot-bottle\s+node\s+\S*cli\.js mcp\s.*enabled/m);
+    });
+
+    it("codex exec calls list_agents, start_bottle, exec_in_bottle and stop_bottle, and the real results come back", async () => {
+      let bottleId = "";
+      fake = await startFakeModel(openaiResponses, (results) => {
+        switch (results.length) {
+          case 0:
+            return { tool: tool("list_agents"), input: {} };
+          case 1:
+            return { tool: tool("start_bottle"), input: { agent: "worker", label: "codex-e2e" } };
+          case 2:
+            bottleId = /"id":"(worker-[0-9a-f]+)"/.exec(results[1]!)?.[1] ?? "no-id-in-the-start-result";
+            return { tool: tool("exec_in_bottle"), input: { bottle_id: bottleId, command: ["sh", "-c", "echo hello from codex; echo $MCP_TEST_GREETING"] } };
+          case 3:
+            return { tool: tool("stop_bottle"), input: { bottle_id: bottleId } };
+          default:
+            return { text: `workflow done: ${results.join(" || ")}` };
+        }
+      });
+      appendFileSync(
+        path.join(codexHome, "config.toml"),
+        `\n[model_providers.fake]\nname = "fake"\nbase_url = "${fake.url}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n`,
+      );
+      // Offline, Codex may keep reconnecting instead of exiting: `timeout` bounds it, and the fake's record is what is checked.
+      const run = await execa(
+        "timeout",
+        [
+          "180",
+          e2eTool("codex"),
+          "exec",
+          "--skip-git-repo-check",
+          "-c",
+          'model_provider="fake"',
+          // `codex exec` never asks, so tools that are not read-only need approval up front.
+          "-c",
+          'mcp_servers.bot-bottle.default_tools_approval_mode="approve"',
+          "-m",
+          "fake-model",
+          "Run the bottle workflow.",
+        ],
+        { env: { ...env, FAKE_API_KEY: "fake-key-for-tests" }, extendEnv: false, cwd: project, reject: false, stdin: "ignore" },
+      );
+
+      expect(fake.offeredTools[0]).toEqual(expect.arrayContaining(["list_agents", "start_bottle", "exec_in_bottle", "stop_bottle", "list_bottles"].map(tool)));
+      const [agents, started, exec, stopped] = fake.toolResults;
+      expect(agents, run.stderr).toMatch(/"name":"worker"/);
+      expect(started).toMatch(new RegExp(`"id":"${bottleId}".*"status":"running"`));
+      expect(exec).toMatch(/"exit_code":0/);
+      expect(exec).toContain('"stdout":"hello from codex\\nhello from the sandbox bottle\\n"');
+      expect(stopped).toMatch(new RegExp(`"removed":\\["container bot-bottle-${bottleId}-agent"`));
+      expect(run.stdout).toContain("workflow done");
+      const leftovers = await execa("docker", ["ps", "-aq", "--filter", `label=bot-bottle.id=${bottleId}`]);
+      expect(leftovers.stdout.trim()).toBe("");
+    });
+  });
+});

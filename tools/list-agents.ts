@@ -1,0 +1,40 @@
+import path from "node:path";
+import { z } from "zod";
+import { AgentListing, listAgents } from "../src/manifest/agent-summary.js";
+import { loadManifestIndex } from "../src/manifest/load.js";
+import { defineTool } from "./tool.js";
+
+export const listAgentsTool = defineTool({
+  name: "list_agents",
+  title: "List agents",
+  description:
+    "List the agents that can be started in a bottle. Call this first, to pick the `agent` for start_bottle. " +
+    "Agents come from the user's bot-bottle home and from the repository's .bot-bottle/agents/ folder. " +
+    "Returns `agents` (name, description, the bottles it runs in, its provider template such as claude or codex, skills, " +
+    "the file it came from, and `error` when it cannot start), `broken` manifest files with the reason each one fails, " +
+    "and loader `warnings`.",
+  input: z.object({
+    cwd: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("A repository folder on the host whose .bot-bottle/agents/ to include (default: the server's working folder)."),
+  }),
+  output: AgentListing,
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async run({ cwd }, { engine }) {
+    const listing = listAgents(await loadManifestIndex({ home: engine.home, cwd: cwd ? path.resolve(engine.cwd, cwd) : engine.cwd }));
+    return { structured: listing, text: describeListing(listing) };
+  },
+});
+
+function describeListing(listing: AgentListing): string {
+  const lines = listing.agents.map((agent) => {
+    const where = agent.bottles.length > 0 ? `bottle ${agent.bottles.join("+")}` : "no bottle declared";
+    const state = agent.error === null ? `provider ${agent.provider ?? "unknown"}` : `cannot start: ${agent.error}`;
+    return `- ${agent.name} (${where}; ${state})${agent.description ? `: ${agent.description}` : ""}`;
+  });
+  const head = lines.length > 0 ? `${lines.length} agent${lines.length === 1 ? "" : "s"}:` : "No agents. Add one under agents/ in the bot-bottle home.";
+  const broken = listing.broken.map((b) => `- broken ${b.kind} ${b.name}: ${b.error}`);
+  return [head, ...lines, ...(broken.length > 0 ? ["Broken manifests:", ...broken] : [])].join("\n");
+}
