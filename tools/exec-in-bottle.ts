@@ -14,8 +14,10 @@ export const execInBottleTool = defineTool({
   title: "Run a command in a bottle",
   description:
     "Run a command inside a running bottle, as the agent user in its workspace unless told otherwise. " +
-    "Use it for all work on the bottle: inspect files, run builds and tests, or run the bottled agent itself headless " +
-    "(for a claude bottle: `claude -p 'TASK' --output-format json`; for codex: `codex exec --json 'TASK'`). " +
+    "Use it for all work on the bottle: inspect files, run builds and tests. " +
+    "To hand the bottled agent (Claude Code, Codex, ...) a task, give `prompt` instead of `command`: it runs the agent headless " +
+    "with its system prompt and returns its answer as `result_text` (plus `structured`, its final result event, and `usage`); " +
+    "the agent's progress is reported while it works. " +
     "`command` is a shell command line (run by /bin/sh -c, so pipes and && work) or an argv array run as is. " +
     "Returns exit_code, stdout, stderr, duration_ms, `timed_out` (the command was killed inside the bottle after timeout_s) and " +
     "`truncated` (a stream went past max_output_bytes and was cut: redirect to a file and read it in parts). " +
@@ -25,7 +27,15 @@ export const execInBottleTool = defineTool({
     bottle_id: z.string().min(1).describe("The bottle's id, from start_bottle or list_bottles."),
     command: z
       .union([z.string().min(1), z.array(z.string()).min(1)], { error: "expected a shell command line (a non-empty string) or an argv array of strings" })
-      .describe('A shell command line, e.g. "ls -la && git status", or an argv array, e.g. ["git", "log", "-1"].'),
+      .optional()
+      .describe('A shell command line, e.g. "ls -la && git status", or an argv array, e.g. ["git", "log", "-1"]. Give this or prompt.'),
+    prompt: z.string().min(1).optional().describe("A task for the bottled agent, run headless in its workspace. Give this or command."),
+    model: z.string().min(1).optional().describe("With prompt: the model the agent uses (default: the agent's own)."),
+    max_turns: z.number().int().positive().optional().describe("With prompt: stop the agent after this many turns (Claude Code)."),
+    allowed_tools: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('With prompt: tools the agent may use without asking, e.g. ["Bash", "Edit", "mcp__supervise__request-approval"] (Claude Code).'),
     user: z.string().min(1).optional().describe("The user to run as inside the bottle (default: the agent user; root for system changes)."),
     cwd: z.string().min(1).optional().describe("Working folder inside the bottle (default: the agent's workspace)."),
     env: z
@@ -45,15 +55,38 @@ export const execInBottleTool = defineTool({
       .max(MAX_OUTPUT_BYTES)
       .optional()
       .describe(`Keep at most this many bytes of stdout and of stderr each (default ${DEFAULT_MAX_OUTPUT_BYTES}); the rest is dropped and truncated set.`),
+  }).refine((args) => (args.command === undefined) !== (args.prompt === undefined), {
+    message: "give exactly one of command (to run a command) or prompt (to give the bottled agent a task)",
   }),
-  output: ExecResult,
+  output: ExecResult.extend({
+    result_text: z.string().nullable().optional().describe("With prompt: the agent's final answer."),
+    structured: z.record(z.string(), z.unknown()).nullable().optional().describe("With prompt: the agent's final result event, parsed."),
+    usage: z.record(z.string(), z.unknown()).nullable().optional().describe("With prompt: token usage, when the agent reports it."),
+  }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async run(args, { engine, signal, wantsProgress, progress }) {
     const cap = args.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     const timeoutS = args.timeout_s ?? DEFAULT_TIMEOUT_S;
+    if (args.prompt !== undefined) {
+      let events = 0;
+      let lastSent = Promise.resolve();
+      const result = await engine.runAgent(
+        args.bottle_id,
+        { prompt: args.prompt, model: args.model, maxTurns: args.max_turns, allowedTools: args.allowed_tools },
+        {
+          timeoutMs: Math.round(timeoutS * 1000),
+          maxOutputBytes: cap,
+          signal,
+          onEvent: wantsProgress ? (message) => void (lastSent = progress({ progress: ++events, message })) : undefined,
+        },
+      );
+      await lastSent;
+      const answer = result.result_text === null ? "the agent gave no answer" : `answer:\n${result.result_text}`;
+      return { structured: result, text: `${describeResult(result, timeoutS, cap).split("\n")[0]}\n${answer}` };
+    }
     const streamed = wantsProgress ? new OutputProgress(progress, cap) : undefined;
     const result = await engine
-      .exec(args.bottle_id, args.command, {
+      .exec(args.bottle_id, args.command!, {
         user: args.user,
         cwd: args.cwd,
         env: args.env,

@@ -63,9 +63,19 @@ describe("the tool definitions", () => {
     expect(parse({ bottle_id: "b", command: "true", max_output_bytes: 1.5 }).success).toBe(false);
     expect(parse({ bottle_id: "b", command: "true", env: { "1X": "y" } }).success).toBe(false);
     expect(parse({ bottle_id: "b", command: "true", env: { "A=B": "y" } }).success).toBe(false);
-    const missing = parse({ bottle_id: "b" });
-    expect(missing.success).toBe(false);
-    expect(missing.error?.issues[0]?.message).toMatch(/shell command line .* or an argv array/);
+    expect(parse({ bottle_id: "b", command: 5 }).error?.issues[0]?.message).toMatch(/shell command line .* or an argv array/);
+  });
+
+  it("exec_in_bottle takes exactly one of a command or a prompt for the bottled agent", () => {
+    const parse = (args: object) => execInBottleTool.input.safeParse(args);
+    expect(parse({ bottle_id: "b", prompt: "fix the tests", model: "m", max_turns: 3, allowed_tools: ["Bash"] }).success).toBe(true);
+    for (const args of [{ bottle_id: "b" }, { bottle_id: "b", command: "true", prompt: "and this" }]) {
+      const result = parse(args);
+      expect(result.success).toBe(false);
+      expect(result.error?.issues[0]?.message).toMatch(/exactly one of command .* or prompt/);
+    }
+    expect(parse({ bottle_id: "b", prompt: "" }).success).toBe(false);
+    expect(parse({ bottle_id: "b", prompt: "x", max_turns: 0 }).success).toBe(false);
   });
 
   it("start_bottle takes the engine's spec, and the outputs accept the engine's records", () => {
