@@ -57,7 +57,8 @@ export function toolSuite(target: ToolSuiteTarget): void {
     expect(byName.list_bottles!.annotations?.readOnlyHint).toBe(true);
     expect(byName.stop_bottle!.annotations?.destructiveHint).toBe(true);
     expect(byName.start_bottle!.annotations?.readOnlyHint).toBe(false);
-    expect(byName.exec_in_bottle!.inputSchema.required).toEqual(["bottle_id", "command"]);
+    expect(byName.exec_in_bottle!.inputSchema.required).toEqual(["bottle_id"]);
+    expect(Object.keys(byName.exec_in_bottle!.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(["command", "prompt"]));
     const instructions = client.getInstructions() ?? "";
     const order = ["list_agents", "start_bottle", "exec_in_bottle", "stop_bottle"].map((name) => instructions.indexOf(name));
     expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!))).toBe(true);
@@ -78,7 +79,7 @@ export function toolSuite(target: ToolSuiteTarget): void {
     expect(resultText(missingAgent)).toMatch(/agent/);
     const noCommand = await call(client, "exec_in_bottle", { bottle_id: "x" });
     expect(noCommand.isError).toBe(true);
-    expect(resultText(noCommand)).toMatch(/command.*shell command line|shell command line.*command/);
+    expect(resultText(noCommand)).toMatch(/exactly one of command .* or prompt/);
     const badTimeout = await call(client, "exec_in_bottle", { bottle_id: "x", command: "true", timeout_s: -1 });
     expect(badTimeout.isError).toBe(true);
     expect(resultText(badTimeout)).toMatch(/timeout_s/);
