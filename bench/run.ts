@@ -111,6 +111,7 @@ async function main(): Promise<void> {
         overhead_p50_ms: Math.round((mcpExec.p50_ms - dockerExec.p50_ms) * 100) / 100,
       },
       start_bottle_ms: Math.round(startMs),
+      egress: await (await import("./egress.js")).benchEgress(extraEnv),
     };
     mkdirSync(path.dirname(resultsFile), { recursive: true });
     writeFileSync(resultsFile, JSON.stringify(results, null, 2) + "\n");

@@ -11,6 +11,7 @@ const outdir = "dist/sidecars-bundle";
 const entries = {
   init: "sidecars/init.ts",
   egress: "sidecars/egress/main.ts",
+  supervise: "sidecars/supervise/main.ts",
   forwarder: "sidecars/forwarder/main.ts",
 };
 

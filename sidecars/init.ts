@@ -99,7 +99,8 @@ function main(): void {
 
   for (const name of names) {
     const child = spawn(process.execPath, [join(directory, `${name}.js`)], {
-      env: process.env,
+      // Supervise asks egress to reload through init, which forwards SIGHUP.
+      env: { ...daemonEnv(name), BOT_BOTTLE_INIT_PID: String(process.pid) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const daemon: Daemon = { name, child, lastStderr: [] };
@@ -130,6 +131,12 @@ function main(): void {
       egress.child.kill("SIGHUP");
     }
   });
+}
+
+/** Egress alone gets the secrets it injects and scans for: no other daemon needs them. */
+function daemonEnv(name: string): NodeJS.ProcessEnv {
+  if (name === "egress") return { ...process.env };
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^EGRESS_(TOKEN|SECRET)_/.test(key)));
 }
 
 main();

@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { execa } from "execa";
 import type { BottlePlan } from "../../src/engine/plan-schema.js";
 import { log } from "../../src/log.js";
@@ -13,6 +15,14 @@ import { chooseAgentRuntime } from "./runtime.js";
 const READY_TIMEOUT_MS = 60_000;
 /** Where the bundle serves its sockets, in both containers. */
 const SOCKET_DIR = "/run/bot-bottle";
+/** In the bundle: egress config (CA, extra upstream CA), read-only. */
+const EGRESS_CONFIG_DIR = "/etc/bot-bottle/egress";
+/** In the bundle: egress's live routes, read-write (supervise merges approved routes into them). */
+const ROUTES_DIR = "/var/lib/bot-bottle/egress-routes";
+/** In the bundle: the bottle's supervise queue, read-write. */
+const QUEUE_DIR = "/var/lib/bot-bottle/queue";
+/** In the bundle: the sidecars' logs, on the host under the state folder. */
+const LOG_DIR = "/var/log/bot-bottle";
 
 export const LABELS = { id: "bot-bottle.id", home: "bot-bottle.home", role: "bot-bottle.role" } as const;
 
@@ -100,6 +110,25 @@ export class DockerBackend implements Backend {
     // Secret values travel in the docker CLI's environment and `-e NAME` copies
     // them from there: they never appear in any process's argv.
     const secretArgs = Object.keys(secrets).flatMap((name) => ["-e", name]);
+    // Made here, not by Docker (which would make them root's): only the host
+    // user and the bundle may read proposals and logs.
+    mkdirSync(plan.sidecars.queueDir, { recursive: true, mode: 0o700 });
+    mkdirSync(plan.sidecars.logDir, { recursive: true, mode: 0o700 });
+    const egressEnv = [
+      `EGRESS_ROUTES=${ROUTES_DIR}/${path.basename(plan.sidecars.routesFile)}`,
+      `EGRESS_SOCKET=${SOCKET_DIR}/egress.sock`,
+      `EGRESS_CA_CERT=${EGRESS_CONFIG_DIR}/ca.pem`,
+      `EGRESS_CA_KEY=${EGRESS_CONFIG_DIR}/ca-key.pem`,
+      ...(plan.sidecars.egressExtraCa ? [`EGRESS_EXTRA_CA=${EGRESS_CONFIG_DIR}/${plan.sidecars.egressExtraCa}`] : []),
+      `EGRESS_ALLOW_NETWORKS=${plan.sidecars.egressAllowNetworks.join(",")}`,
+      `EGRESS_LOG_FILE=${LOG_DIR}/egress.jsonl`,
+      `EGRESS_QUEUE_DIR=${QUEUE_DIR}`,
+      `EGRESS_HOLD_TIMEOUT_MS=${plan.sidecars.egressHoldTimeoutMs}`,
+      `BOT_BOTTLE_ID=${plan.id}`,
+      ...(plan.sidecars.supervise
+        ? [`SUPERVISE_QUEUE_DIR=${QUEUE_DIR}`, `SUPERVISE_SOCKET=${SOCKET_DIR}/supervise.sock`, `SUPERVISE_TIMEOUT_MS=${plan.sidecars.supervise.timeoutMs}`]
+        : []),
+    ].flatMap((setting) => ["-e", setting]);
     await docker(
       [
         "run",
@@ -115,13 +144,16 @@ export class DockerBackend implements Backend {
         "-v",
         `${plan.resources.volume}:${SOCKET_DIR}`,
         "-v",
-        `${plan.sidecars.egressConfigDir}:/etc/bot-bottle/egress:ro`,
+        `${plan.sidecars.egressConfigDir}:${EGRESS_CONFIG_DIR}:ro`,
+        "-v",
+        `${path.dirname(plan.sidecars.routesFile)}:${ROUTES_DIR}`,
+        "-v",
+        `${plan.sidecars.queueDir}:${QUEUE_DIR}`,
+        "-v",
+        `${plan.sidecars.logDir}:${LOG_DIR}`,
         "-e",
         `BOT_BOTTLE_DAEMONS=${plan.sidecars.daemons.join(",")}`,
-        "-e",
-        "EGRESS_ROUTES=/etc/bot-bottle/egress/routes.json",
-        "-e",
-        `EGRESS_SOCKET=${SOCKET_DIR}/egress.sock`,
+        ...egressEnv,
         ...secretArgs,
         image,
       ],

@@ -3,7 +3,8 @@ import type { LogLevel } from "./routes.js";
 
 // The egress decision log: one JSON line per decision on stdout and, when a
 // file is given, appended to it. The routes file's `log` level filters it:
-// 0 logs nothing, 1 refusals only, 2 every decision.
+// 0 logs nothing, 1 everything but plain allows (refusals, redactions, holds),
+// 2 every decision. Callers scrub paths and reasons of secrets first.
 
 export interface DecisionRecord {
   host: string | null;
@@ -11,7 +12,8 @@ export interface DecisionRecord {
   method: string | null;
   /** Path without the query string (queries may carry secrets); null for CONNECT. */
   path: string | null;
-  decision: "allow" | "deny";
+  /** `redact`: forwarded with DLP findings cut out; `hold`: waiting for a supervise decision. */
+  decision: "allow" | "deny" | "redact" | "hold";
   reason: string;
 }
 

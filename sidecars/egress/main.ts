@@ -1,32 +1,55 @@
-import { lstatSync, readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { joinSockets } from "../join-sockets.js";
+import { allowedNetworks, FORBIDDEN_ADDRESS } from "./addresses.js";
 import { type DecisionRecord, DecisionLog } from "./audit.js";
-import { stripHopByHop } from "./hop-by-hop.js";
+import { MIN_SECRET_LENGTH, Scanner } from "./dlp-detectors.js";
+import { knownSecrets, scrub } from "./dlp.js";
+import { Holds } from "./holds.js";
 import { formatAuthority } from "./host.js";
-import { type ConnectDecision, decideConnect, decideHttp, type HttpDecision, type HttpTarget } from "./policy.js";
-import { parseRoutesFile, type Route, type RoutesFile } from "./routes.js";
+import { Interceptor } from "./interceptor.js";
+import { createLeafKey, LeafCache, loadSigningCa } from "./leaf-certs.js";
+import { type ConnectDecision, decideConnect } from "./policy.js";
+import { type ProxyContext, proxyRequest } from "./proxy-request.js";
+import { refuseResponse, refuseSocket } from "./refusal.js";
+import { parseRoutesFile, ROUTES_DIGEST_HEADER, type RoutesFile } from "./routes.js";
 import { type Authority, pathOnly } from "./target.js";
+import { Upstreams, upstreamTrust } from "./upstream.js";
 
 // The egress daemon: an HTTP proxy (CONNECT tunnels and absolute-form plain
 // HTTP) on a Unix socket in the bottle's socket volume, which the agent
-// reaches through its forwarder. Every request is judged by the policy core
-// and the decision logged. SIGHUP reloads the routes file; open tunnels keep
-// running because routes are only consulted when a connection is made.
+// reaches through its forwarder. Every CONNECT and every request is judged by
+// the policy core and the decision logged. Tunnels to routes that need to see
+// requests (matches, auth, dlp) are TLS-terminated with the bottle CA; the
+// rest are copied byte for byte. SIGHUP reloads the routes file: open tunnels
+// keep running, and requests inside intercepted tunnels are judged against
+// the routes of the moment they arrive.
 //
 // Environment:
-//   EGRESS_ROUTES    path of the routes file (required)
-//   EGRESS_SOCKET    Unix socket to serve (default /run/bot-bottle/egress.sock)
-//   EGRESS_LISTEN    host:port to also serve over TCP (tests, on loopback)
-//   EGRESS_LOG_FILE  file the decision log is also appended to
+//   EGRESS_ROUTES            path of the routes file (required)
+//   EGRESS_SOCKET            Unix socket to serve (default /run/bot-bottle/egress.sock)
+//   EGRESS_LISTEN            host:port to also serve over TCP (tests, on loopback)
+//   EGRESS_LOG_FILE          file the decision log is also appended to
+//   EGRESS_CA_CERT           bottle CA certificate (default /etc/bot-bottle/egress/ca.pem)
+//   EGRESS_CA_KEY            bottle CA key (default /etc/bot-bottle/egress/ca-key.pem); read once, kept in memory
+//   EGRESS_EXTRA_CA          extra PEM bundle trusted for upstream servers
+//   EGRESS_ALLOW_NETWORKS    comma-separated CIDRs that declared names may resolve into
+//                            although private (internal services); others are refused
+//   EGRESS_QUEUE_DIR         the bottle's supervise queue folder (DLP holds)
+//   EGRESS_HOLD_TIMEOUT_MS   how long a held request waits for an answer (default 300000)
+//   EGRESS_DLP_MAX_BODY_BYTES  the largest body DLP reads (default 16 MiB); larger ones are refused
+//   BOT_BOTTLE_ID            the bottle id, named in proposals
+//   and the token and secret variables the routes file names.
 
 const HEALTH_PATH = "/__bot-bottle/health";
-const REASON_HEADER = "X-Bot-Bottle-Reason";
 const UPSTREAM_CONNECT_TIMEOUT_MS = 30_000;
-// A refused client gets this long to read the refusal and hang up.
-const REFUSAL_LINGER_MS = 5_000;
+const DEFAULT_CA_CERT = "/etc/bot-bottle/egress/ca.pem";
+const DEFAULT_CA_KEY = "/etc/bot-bottle/egress/ca-key.pem";
+const DEFAULT_HOLD_TIMEOUT_MS = 300_000;
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 function say(message: string): void {
   process.stderr.write(`egress: ${message}\n`);
@@ -37,182 +60,225 @@ function fatal(message: string): never {
   process.exit(1);
 }
 
-/** Reasons go into a header: printable ASCII only, bounded. */
-function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 300);
-}
-
 function errorCode(error: Error): string {
   return (error as NodeJS.ErrnoException).code ?? error.message;
 }
 
-function loadRoutes(path: string): RoutesFile {
-  return parseRoutesFile(readFileSync(path, "utf8"));
+function positiveInteger(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) fatal(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  return value;
 }
 
-const routesPath = process.env.EGRESS_ROUTES || fatal("EGRESS_ROUTES is not set (path of the routes file)");
-const socketPath = process.env.EGRESS_SOCKET || "/run/bot-bottle/egress.sock";
-let config: RoutesFile;
-try {
-  config = loadRoutes(routesPath);
-} catch (error) {
-  fatal(`cannot load routes from ${routesPath}: ${(error as Error).message}`);
+/** The routes file, and the sha256 of its text (named on the health answer, so a writer can tell its change was loaded). */
+function loadRoutes(path: string): { config: RoutesFile; digest: string } {
+  const text = readFileSync(path, "utf8");
+  return { config: parseRoutesFile(text), digest: createHash("sha256").update(text).digest("hex") };
 }
-const decisions = new DecisionLog(config.log, process.env.EGRESS_LOG_FILE || undefined);
-const upstreamAgent = new http.Agent({ keepAlive: true });
 
-function record(
-  target: Authority | undefined,
-  request: Pick<DecisionRecord, "method" | "path">,
-  verdict: Pick<DecisionRecord, "decision" | "reason">,
-): void {
-  decisions.record({
-    host: target?.host.value ?? null,
-    port: target?.port ?? null,
-    method: request.method,
-    path: request.path,
-    decision: verdict.decision,
-    reason: verdict.reason,
+/** The interceptor when a CA is configured: an explicitly named CA must load; the default one is optional. */
+async function loadInterceptor(handle: ConstructorParameters<typeof Interceptor>[1], onFailure: ConstructorParameters<typeof Interceptor>[2]) {
+  const certPath = process.env.EGRESS_CA_CERT || DEFAULT_CA_CERT;
+  const keyPath = process.env.EGRESS_CA_KEY || DEFAULT_CA_KEY;
+  const explicit = Boolean(process.env.EGRESS_CA_CERT || process.env.EGRESS_CA_KEY);
+  if (!explicit && !(existsSync(certPath) && existsSync(keyPath))) {
+    say(`no CA at ${certPath}: tunnels that need inspection will be refused`);
+    return null;
+  }
+  try {
+    const ca = await loadSigningCa(readFileSync(certPath, "utf8"), readFileSync(keyPath, "utf8"));
+    return new Interceptor(new LeafCache(ca, await createLeafKey()), handle, onFailure);
+  } catch (error) {
+    fatal(`cannot load the CA from ${certPath} and ${keyPath}: ${(error as Error).message}`);
+  }
+}
+
+/** The routes and everything derived from them, swapped whole on reload. */
+interface Loaded {
+  config: RoutesFile;
+  digest: string;
+  scanner: Scanner;
+}
+
+function derive({ config, digest }: { config: RoutesFile; digest: string }): Loaded {
+  const secrets = knownSecrets(config.routes, process.env);
+  for (const secret of secrets) {
+    if (secret.value.length < MIN_SECRET_LENGTH) say(`${secret.name} is shorter than ${MIN_SECRET_LENGTH} characters; DLP cannot look for it without false alarms`);
+  }
+  return { config, digest, scanner: new Scanner(secrets) };
+}
+
+async function main(): Promise<void> {
+  const routesPath = process.env.EGRESS_ROUTES || fatal("EGRESS_ROUTES is not set (path of the routes file)");
+  const socketPath = process.env.EGRESS_SOCKET || "/run/bot-bottle/egress.sock";
+  let loaded: Loaded;
+  try {
+    loaded = derive(loadRoutes(routesPath));
+  } catch (error) {
+    fatal(`cannot load routes from ${routesPath}: ${(error as Error).message}`);
+  }
+  let upstreams: Upstreams;
+  try {
+    upstreams = new Upstreams(upstreamTrust(process.env.EGRESS_EXTRA_CA || undefined), allowedNetworks(process.env.EGRESS_ALLOW_NETWORKS ?? ""));
+  } catch (error) {
+    fatal(`cannot set up upstream connections: ${(error as Error).message}`);
+  }
+  const decisions = new DecisionLog(loaded.config.log, process.env.EGRESS_LOG_FILE || undefined);
+  const holds = new Holds({
+    queueDir: process.env.EGRESS_QUEUE_DIR || null,
+    bottle: process.env.BOT_BOTTLE_ID || "unknown",
+    timeoutMs: positiveInteger("EGRESS_HOLD_TIMEOUT_MS", DEFAULT_HOLD_TIMEOUT_MS),
   });
-}
+  const maxBodyBytes = positiveInteger("EGRESS_DLP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES);
+  try {
+    const closed = holds.closeAbandoned();
+    if (closed > 0) say(`refused ${closed} DLP hold(s) left open by an earlier egress`);
+  } catch (error) {
+    say(`cannot tidy the supervise queue: ${(error as Error).message}`);
+  }
 
-/** Answers on a raw socket (CONNECT, parse errors) and closes it once the client has had the answer. */
-function refuseSocket(socket: Duplex, status: string, reason: string): void {
-  const text = headerSafe(reason);
-  const body = `bot-bottle egress: ${text}\n`;
-  socket.end(
-    `HTTP/1.1 ${status}\r\n${REASON_HEADER}: ${text}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  const context = (): ProxyContext => ({
+    routes: loaded.config.routes,
+    scanner: loaded.scanner,
+    holds,
+    upstreams,
+    env: process.env,
+    maxBodyBytes,
+    record: (entry) => decisions.record(entry),
+    scrub: (text) => scrub(loaded.scanner, text),
+    say,
+  });
+  const record = (target: Authority | undefined, request: Pick<DecisionRecord, "method" | "path">, verdict: Pick<DecisionRecord, "decision" | "reason">) =>
+    decisions.record({
+      host: target?.host.value ?? null,
+      port: target?.port ?? null,
+      method: request.method,
+      path: request.path === null ? null : scrub(loaded.scanner, request.path),
+      decision: verdict.decision,
+      reason: scrub(loaded.scanner, verdict.reason),
+    });
+
+  const handled = (promise: Promise<void>, res: http.ServerResponse) =>
+    promise.catch((error: Error) => {
+      say(`request failed: ${error.message}`);
+      if (!res.headersSent) refuseResponse(res, 502, "egress failed to handle the request");
+      else res.destroy();
+    });
+
+  const interceptor = await loadInterceptor(
+    (req, res, target) => handled(proxyRequest(context(), req, res, target), res),
+    (target, reason) => record(target, { method: null, path: null }, { decision: "deny", reason }),
   );
-  // Drain whatever the client already sent (closing with unread data would
-  // reset the connection and could lose the answer), then give up on it.
-  socket.resume();
-  const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
-  socket.once("close", () => clearTimeout(linger));
-}
 
-function refuseResponse(res: http.ServerResponse, status: number, reason: string): void {
-  const text = headerSafe(reason);
-  res.writeHead(status, { [REASON_HEADER]: text, "Content-Type": "text/plain; charset=utf-8" });
-  res.end(`bot-bottle egress: ${text}\n`);
-}
-
-/** What the policy may allow but this egress cannot enforce yet is refused, never skipped. */
-function notBuiltYet(feature: string, route: Route): string {
-  return `route ${route.host} needs ${feature}, which this egress does not do yet`;
-}
-
-function onConnect(req: http.IncomingMessage, client: Duplex, head: Buffer): void {
-  client.on("error", () => client.destroy());
-  let verdict: ConnectDecision = decideConnect(config.routes, req.url ?? "");
-  if (verdict.decision === "allow" && verdict.action === "intercept") {
-    verdict = { ...verdict, decision: "deny", reason: notBuiltYet("TLS interception (matches, auth or dlp)", verdict.route) };
+  function openTunnel(client: Duplex, head: Buffer, target: Authority): void {
+    const upstream = upstreams.tunnel(target);
+    let established = false;
+    upstream.setTimeout(UPSTREAM_CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error("timed out")));
+    upstream.on("error", (error) => {
+      if (established) return;
+      if (errorCode(error) === FORBIDDEN_ADDRESS) {
+        const reason = `refused to connect: ${error.message}`;
+        record(target, { method: "CONNECT", path: null }, { decision: "deny", reason });
+        refuseSocket(client, "403 Forbidden", reason);
+        return;
+      }
+      const reason = `upstream connect to ${formatAuthority(target.host, target.port)} failed: ${errorCode(error)}`;
+      say(reason);
+      refuseSocket(client, "502 Bad Gateway", reason);
+    });
+    client.once("close", () => {
+      if (!established) upstream.destroy();
+    });
+    upstream.once("connect", () => {
+      established = true;
+      upstream.setTimeout(0);
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length > 0) upstream.write(head);
+      joinSockets(client, upstream);
+    });
   }
-  record(verdict.target, { method: "CONNECT", path: null }, verdict);
-  if (verdict.decision === "deny" || !verdict.target) {
-    refuseSocket(client, "403 Forbidden", verdict.reason);
-    return;
-  }
 
-  // Always the CONNECT target the policy judged, never anything the client says later.
-  const target = verdict.target;
-  const upstream = net.connect({ host: target.host.value, port: target.port, allowHalfOpen: true });
-  let established = false;
-  upstream.setTimeout(UPSTREAM_CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error("timed out")));
-  upstream.on("error", (error) => {
-    if (established) return;
-    const reason = `upstream connect to ${formatAuthority(target.host, target.port)} failed: ${errorCode(error)}`;
-    say(reason);
-    refuseSocket(client, "502 Bad Gateway", reason);
-  });
-  client.once("close", () => {
-    if (!established) upstream.destroy();
-  });
-  upstream.once("connect", () => {
-    established = true;
-    upstream.setTimeout(0);
-    client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    if (head.length > 0) upstream.write(head);
-    joinSockets(client, upstream);
-  });
-}
-
-function upstreamHeaders(rawHeaders: readonly string[], target: HttpTarget): string[] {
-  const headers = ["Host", formatAuthority(target.authority.host, target.authority.port, 80)];
-  const kept = stripHopByHop(rawHeaders);
-  for (let i = 0; i + 1 < kept.length; i += 2) {
-    if (kept[i]!.toLowerCase() !== "host") headers.push(kept[i]!, kept[i + 1]!);
-  }
-  return headers;
-}
-
-function forward(req: http.IncomingMessage, res: http.ServerResponse, target: HttpTarget): void {
-  const upstream = http.request({
-    host: target.authority.host.value,
-    port: target.authority.port,
-    method: req.method,
-    path: target.path,
-    headers: upstreamHeaders(req.rawHeaders, target),
-    setHost: false,
-    agent: upstreamAgent,
-  });
-  upstream.on("response", (upstreamRes) => {
-    upstreamRes.on("error", () => res.destroy());
-    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.rawHeaders));
-    upstreamRes.pipe(res);
-  });
-  upstream.on("error", (error) => {
-    const reason = `upstream request to ${formatAuthority(target.authority.host, target.authority.port)} failed: ${errorCode(error)}`;
-    say(reason);
-    if (res.headersSent) res.destroy();
-    else refuseResponse(res, 502, reason);
-  });
-  res.on("close", () => {
-    if (!res.writableFinished) upstream.destroy();
-  });
-  req.pipe(upstream);
-}
-
-function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-  req.on("error", () => res.destroy());
-  res.on("error", () => req.destroy());
-  const url = req.url ?? "";
-  const method = req.method ?? "";
-  if (url.startsWith("/")) {
-    if (pathOnly(url) === HEALTH_PATH && (method === "GET" || method === "HEAD")) {
-      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
-      res.end("ok\n");
-    } else {
-      refuseResponse(res, 400, "not a proxy request: send an absolute http:// URI, or CONNECT for https");
+  function onConnect(req: http.IncomingMessage, client: Duplex, head: Buffer): void {
+    client.on("error", () => client.destroy());
+    let verdict: ConnectDecision = decideConnect(loaded.config.routes, req.url ?? "");
+    if (verdict.decision === "allow" && verdict.action === "intercept" && interceptor === null) {
+      verdict = { ...verdict, decision: "deny", reason: `route ${verdict.route.host} needs TLS interception, but egress has no CA` };
     }
-    return;
+    record(verdict.target, { method: "CONNECT", path: null }, verdict);
+    if (verdict.decision === "deny" || !verdict.target) {
+      refuseSocket(client, "403 Forbidden", verdict.reason);
+      return;
+    }
+    // Always the CONNECT target the policy judged, never anything the client says later.
+    if (verdict.action === "intercept") void interceptor!.take(client, head, verdict.target);
+    else openTunnel(client, head, verdict.target);
   }
-  let verdict: HttpDecision = decideHttp(config.routes, { method, rawHeaders: req.rawHeaders, absoluteUrl: url });
-  if (verdict.decision === "allow" && verdict.route.dlp !== null) {
-    verdict = { ...verdict, decision: "deny", reason: notBuiltYet("DLP", verdict.route) };
-  }
-  record(verdict.target?.authority, { method, path: verdict.target ? pathOnly(verdict.target.path) : null }, verdict);
-  if (verdict.decision === "deny" || !verdict.target) refuseResponse(res, 403, verdict.reason);
-  else forward(req, res, verdict.target);
-}
 
-function onClientError(error: Error, socket: Duplex): void {
-  const code = errorCode(error);
-  if (code === "ECONNRESET" || !socket.writable) {
-    socket.destroy();
-    return;
+  function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    req.on("error", () => res.destroy());
+    res.on("error", () => req.destroy());
+    const url = req.url ?? "";
+    const method = req.method ?? "";
+    if (url.startsWith("/")) {
+      if (pathOnly(url) === HEALTH_PATH && (method === "GET" || method === "HEAD")) {
+        res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", [ROUTES_DIGEST_HEADER]: loaded.digest });
+        res.end("ok\n");
+      } else {
+        refuseResponse(res, 400, "not a proxy request: send an absolute http:// URI, or CONNECT for https");
+      }
+      return;
+    }
+    void handled(proxyRequest(context(), req, res, null), res);
   }
-  const reason = `malformed request (${code})`;
-  decisions.record({ host: null, port: null, method: null, path: null, decision: "deny", reason });
-  refuseSocket(socket, "400 Bad Request", reason);
-}
 
-function createProxyServer(): http.Server {
-  // No overall request deadline: uploads and long polls through the proxy may legitimately be slow.
-  const server = http.createServer({ requestTimeout: 0 }, onRequest);
-  server.on("connect", onConnect);
-  server.on("clientError", onClientError);
-  return server;
+  function onClientError(error: Error, socket: Duplex): void {
+    const code = errorCode(error);
+    if (code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const reason = `malformed request (${code})`;
+    decisions.record({ host: null, port: null, method: null, path: null, decision: "deny", reason });
+    refuseSocket(socket, "400 Bad Request", reason);
+  }
+
+  function createProxyServer(): http.Server {
+    // No overall request deadline: uploads, long polls and held requests may legitimately be slow.
+    const server = http.createServer({ requestTimeout: 0 }, onRequest);
+    server.on("connect", onConnect);
+    server.on("upgrade", (_req: http.IncomingMessage, socket: Duplex) =>
+      refuseSocket(socket, "501 Not Implemented", "protocol upgrades (WebSocket) are not proxied"),
+    );
+    server.on("clientError", onClientError);
+    return server;
+  }
+
+  function reloadRoutes(): void {
+    try {
+      loaded = derive(loadRoutes(routesPath));
+      decisions.level = loaded.config.log;
+      say(`routes reloaded from ${routesPath}: ${loaded.config.routes.length} route(s)`);
+    } catch (error) {
+      say(`routes reload failed, keeping the previous ${loaded.config.routes.length} route(s): ${(error as Error).message}`);
+    }
+  }
+
+  process.on("SIGHUP", reloadRoutes);
+  process.on("SIGTERM", () => process.exit(0));
+  process.on("SIGINT", () => process.exit(0));
+
+  removeStaleSocket(socketPath);
+  const listening = [listen(createProxyServer(), { path: socketPath })];
+  const tcp = process.env.EGRESS_LISTEN;
+  if (tcp) listening.push(listen(createProxyServer(), tcpListenAddress(tcp)));
+  try {
+    const labels = await Promise.all(listening);
+    say(`ready on ${labels.join(", ")} with ${loaded.config.routes.length} route(s)${interceptor ? ", TLS interception on" : ""}`);
+  } catch (error) {
+    fatal(`cannot listen: ${(error as Error).message}`);
+  }
 }
 
 function removeStaleSocket(path: string): void {
@@ -255,29 +321,4 @@ function tcpListenAddress(text: string): { host: string; port: number } {
   return { host, port };
 }
 
-function reloadRoutes(): void {
-  try {
-    config = loadRoutes(routesPath);
-    decisions.level = config.log;
-    say(`routes reloaded from ${routesPath}: ${config.routes.length} route(s)`);
-  } catch (error) {
-    say(`routes reload failed, keeping the previous ${config.routes.length} route(s): ${(error as Error).message}`);
-  }
-}
-
-function start(): void {
-  process.on("SIGHUP", reloadRoutes);
-  process.on("SIGTERM", () => process.exit(0));
-  process.on("SIGINT", () => process.exit(0));
-
-  removeStaleSocket(socketPath);
-  const listening = [listen(createProxyServer(), { path: socketPath })];
-  const tcp = process.env.EGRESS_LISTEN;
-  if (tcp) listening.push(listen(createProxyServer(), tcpListenAddress(tcp)));
-  Promise.all(listening).then(
-    (labels) => say(`ready on ${labels.join(", ")} with ${config.routes.length} route(s)`),
-    (error: Error) => fatal(`cannot listen: ${error.message}`),
-  );
-}
-
-start();
+main().catch((error: Error) => fatal(`failed: ${error.stack ?? error.message}`));

@@ -4,8 +4,8 @@ import type { Route } from "./routes.js";
 import { type Authority, checkPathAndQuery, parseAbsoluteHttpUrl, parseAuthority, pathOnly } from "./target.js";
 
 // The egress policy core: pure decisions, no I/O. The daemon asks it about
-// every CONNECT and every plain-HTTP request; the TLS interceptor (later) asks
-// it about every request it sees inside an intercepted tunnel.
+// every CONNECT and every plain-HTTP request, and about every request it sees
+// inside an intercepted tunnel.
 //
 // Routes form an allowlist: a request is allowed when some route admits it.
 // Candidate routes are tried most specific first (an exact host, then the
@@ -136,7 +136,21 @@ function hostHeaderProblem(rawHeaders: readonly string[], target: Authority, def
   return null;
 }
 
-/** Decides a plain-HTTP request, or (later) a request seen inside an intercepted tunnel. */
+// DNS-over-HTTPS (RFC 8484 and the JSON flavour) would let the agent resolve
+// and tunnel through any DoH server a declared host happens to front. A user
+// who really wants a resolver declares it as a tls_passthrough route.
+const DOH_MEDIA_TYPE = /application\/dns-(?:message|json)/i;
+
+function looksLikeDnsOverHttps(path: string, rawHeaders: readonly string[]): boolean {
+  if (/\/dns-query$/i.test(path)) return true;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if ((name === "content-type" || name === "accept") && DOH_MEDIA_TYPE.test(rawHeaders[i + 1]!)) return true;
+  }
+  return false;
+}
+
+/** Decides a plain-HTTP request, or a request seen inside an intercepted tunnel. */
 export function decideHttp(routes: readonly Route[], request: HttpRequest): HttpDecision {
   const deny = (reason: string, target?: HttpTarget): HttpDecision => ({ decision: "deny", reason, target });
 
@@ -166,6 +180,7 @@ export function decideHttp(routes: readonly Route[], request: HttpRequest): Http
   const path = pathOnly(target.path);
   const route = found.find((r) => matchesRequest(r.matches, { method: request.method, path, rawHeaders: request.rawHeaders }));
   if (!route) return deny(`no route for ${target.authority.host.value} admits ${request.method} ${path}`, target);
+  if (looksLikeDnsOverHttps(path, request.rawHeaders)) return { decision: "deny", route, reason: "DNS-over-HTTPS requests are not proxied", target };
   if (!overTls && route.auth !== null) {
     return {
       decision: "deny",

@@ -73,6 +73,9 @@ export const Route = z
     path: ["tls_passthrough"],
   });
 
+/** The header of egress's health answer that names the sha256 of the routes file it serves (so a writer can tell its change is live). */
+export const ROUTES_DIGEST_HEADER = "X-Bot-Bottle-Routes-Sha256";
+
 export const LogLevel = z.union([z.literal(0), z.literal(1), z.literal(2)]);
 
 export const RoutesFile = z.strictObject({

@@ -39,7 +39,9 @@ class SocketHealth {
 
 function serve(mapping: Mapping): Promise<net.Server> {
   const health = new SocketHealth(mapping);
-  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+  // noDelay: Nagle's algorithm would hold small writes (a request line, a TLS
+  // record) for tens of milliseconds on every new connection.
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
     client.on("error", () => client.destroy());
     const upstream = net.connect({ path: mapping.socketPath, allowHalfOpen: true });
     let connected = false;

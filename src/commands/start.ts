@@ -18,8 +18,10 @@ export function startCommand(): Command {
       const engine = Engine.fromProcess();
       const plan = await engine.plan({ agent, bottles: options.bottle, cwd: options.cwd, label: options.label, backend: options.backend });
       if (options.dryRun) {
+        // The summary reads the files the plan wrote: print it before they go.
+        const summary = planSummary(plan);
         engine.discardPlan(plan);
-        process.stdout.write(planSummary(plan) + "\n");
+        process.stdout.write(summary + "\n");
         return;
       }
       // Ctrl-C cancels the launch, which removes what it made so far.

@@ -27,6 +27,10 @@ function routeEntry(route: EgressRoute): RoutesFile["routes"][number] {
   const { host, port } = splitHostPort(route.host);
   const parsed = parseRouteHost(host);
   if (!parsed) throw new UserError(`egress route host "${route.host}" is not a host name, *.suffix or IP literal`);
+  if (route.dlp?.inbound_detectors?.length) {
+    // Said now rather than as a refusal of every request to the host at run time.
+    throw new UserError(`egress route ${route.host} asks for dlp.inbound_detectors: scanning responses is not supported yet; remove the key`);
+  }
   return {
     host: formatRouteHost(parsed),
     port,

@@ -1,9 +1,10 @@
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import type { Backend, Bottle, ExecOptions } from "../../backends/backend.js";
 import { DockerBackend } from "../../backends/docker/backend.js";
-import { botBottleHome } from "../home.js";
+import { botBottleHome, homePaths } from "../home.js";
 import { log } from "../log.js";
 import { resolveProvider } from "../providers/registry.js";
+import { syncAudit } from "../supervise/audit.js";
 import { UserError } from "../user-error.js";
 import { createBottleCa, writeBottleCa } from "./ca.js";
 import type { BottlePlan } from "./plan-schema.js";
@@ -131,12 +132,13 @@ export class Engine {
       writeBottleCa(await createBottleCa(plan.id), plan.ca.cert, plan.ca.key);
       const secrets = resolveSecrets(plan.sidecars.secrets, this.env);
       const bottle = await backend.launch(plan, secrets, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
+      const warnings: string[] = [];
       for (const provision of provisionSteps) {
         hooks.signal?.throwIfAborted();
         report(`provision:${provision.name}`, provision.describe);
-        await provision.run(plan, bottle);
+        await provision.run(plan, bottle, { warn: (message) => warnings.push(message) });
       }
-      const record = this.state.updateMetadata(plan.id, { status: "running", starter_pid: null });
+      const record = this.state.updateMetadata(plan.id, { status: "running", starter_pid: null, warnings });
       log.info({ bottle: plan.id }, "bottle is running");
       return publicRecord(record);
     } catch (err) {
@@ -235,12 +237,20 @@ export class Engine {
       if (metadata.status === "starting") return isAlive(metadata.starter_pid);
       return metadata.status === "running" && discovered.get(id)?.agentRunning === true;
     };
-    for (const id of new Set([...discovered.keys(), ...this.state.ids()])) {
+    const paths = homePaths(this.home);
+    const queues = existsSync(paths.queue) ? readdirSync(paths.queue) : [];
+    for (const id of new Set([...discovered.keys(), ...this.state.ids(), ...queues])) {
       if (live(id)) continue;
       if (discovered.has(id)) removed.push(...(await backend.remove(id, label)));
       if (this.state.ids().includes(id)) {
         this.state.remove(id);
         removed.push(`state ${id}`);
+      }
+      if (queues.includes(id)) {
+        // Nobody is left to wait for these answers; the audit log keeps what the queue held.
+        syncAudit(this.home, id);
+        rmSync(paths.queueOf(id), { recursive: true, force: true });
+        removed.push(`supervise queue ${id}`);
       }
     }
     return { removed };

@@ -48,10 +48,24 @@ export const BottlePlan = z.object({
     daemons: z.array(z.enum(["egress", "supervise", "git-gate"])),
     /** `127.0.0.1:PORT=/run/bot-bottle/NAME.sock` mappings for the agent's forwarder. */
     forwards: z.array(z.string()),
-    /** Host folder mounted read-only at /etc/bot-bottle/egress in the bundle. */
+    /** Host folder mounted read-only at /etc/bot-bottle/egress in the bundle (CA, extra upstream CA). */
     egressConfigDir: z.string(),
+    /** Host path of egress's live routes file; its folder is mounted read-write in the bundle, where supervise merges approved routes. */
+    routesFile: z.string(),
+    /** File name, inside egressConfigDir, of extra CAs egress trusts for upstream servers; null for none. */
+    egressExtraCa: z.string().nullable(),
+    /** Private networks (CIDRs) that declared names may resolve into; egress refuses every other private address. */
+    egressAllowNetworks: z.array(z.string()),
+    /** How long egress holds a request DLP sent for review before refusing it. */
+    egressHoldTimeoutMs: z.number().int().positive(),
+    /** Host folder of the bottle's supervise queue (`$BOT_BOTTLE_HOME/queue/<id>`), mounted read-write in the bundle. */
+    queueDir: z.string(),
+    /** Host folder for the sidecars' logs (`state/<id>/logs`), mounted read-write in the bundle. */
+    logDir: z.string(),
     /** Bundle env var -> where its secret value is read at launch (sources only, never values). */
     secrets: z.record(z.string(), SecretSource),
+    /** The supervise server's settings; null when the bottle says `supervise: false` (no daemon, no registration). */
+    supervise: z.object({ timeoutMs: z.number().int().positive() }).nullable(),
   }),
   resources: z.object({ agent: z.string(), bundle: z.string(), network: z.string(), volume: z.string() }),
 });

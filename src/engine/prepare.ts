@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { allowedNetworks } from "../../sidecars/egress/addresses.js";
 import { parseRoutesFile } from "../../sidecars/egress/routes.js";
 import os from "node:os";
 import path from "node:path";
@@ -17,11 +18,16 @@ import type { BottleSpec } from "./records.js";
 import { StateStore, writeFileAtomic } from "./state.js";
 
 export const EGRESS_PORT = 9099;
+export const SUPERVISE_PORT = 9100;
+const DEFAULT_SUPERVISE_SECONDS = 30;
 const SOCKET_DIR = "/run/bot-bottle";
 const GUEST_CA = "/usr/local/share/ca-certificates/bot-bottle-egress.crt";
 const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 const DEFAULT_AGENT_BASE = "node:20-bookworm";
 const DEFAULT_BUNDLE_BASE = "node:20-bookworm-slim";
+/** Name of the extra upstream CA bundle inside the egress config folder. */
+const EGRESS_EXTRA_CA_FILE = "extra-ca.pem";
+const DEFAULT_HOLD_SECONDS = 300;
 
 export interface PrepareContext {
   home: string;
@@ -46,6 +52,52 @@ function buildCa(env: NodeJS.ProcessEnv): string | null {
   if (!file) return null;
   if (!existsSync(file)) throw new UserError(`BOT_BOTTLE_BUILD_CA names ${file}, which does not exist`);
   return path.resolve(file);
+}
+
+/**
+ * Extra CAs egress trusts for upstream servers (a TLS-inspecting corporate
+ * proxy, or a test upstream), from BOT_BOTTLE_EGRESS_EXTRA_CA: every
+ * certificate in it must parse, so a wrong file fails here and not as a
+ * puzzling TLS error later.
+ */
+function egressExtraCa(env: NodeJS.ProcessEnv): string | null {
+  const file = env.BOT_BOTTLE_EGRESS_EXTRA_CA;
+  if (!file) return null;
+  if (!existsSync(file)) throw new UserError(`BOT_BOTTLE_EGRESS_EXTRA_CA names ${file}, which does not exist`);
+  const certs = readFileSync(file, "utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (certs.length === 0) throw new UserError(`BOT_BOTTLE_EGRESS_EXTRA_CA names ${file}, which holds no PEM certificate`);
+  for (const [i, cert] of certs.entries()) {
+    try {
+      new X509Certificate(cert);
+    } catch (err) {
+      throw new UserError(`BOT_BOTTLE_EGRESS_EXTRA_CA: certificate ${i + 1} in ${file} does not parse: ${(err as Error).message}`);
+    }
+  }
+  return certs.join("\n") + "\n";
+}
+
+/**
+ * BOT_BOTTLE_EGRESS_ALLOW_NETWORKS: private networks (comma-separated CIDRs)
+ * that declared names may resolve into, for internal services. An operator's
+ * choice, so a host variable: no manifest can widen it.
+ */
+function egressAllowNetworks(env: NodeJS.ProcessEnv): string[] {
+  const text = env.BOT_BOTTLE_EGRESS_ALLOW_NETWORKS ?? "";
+  try {
+    allowedNetworks(text);
+  } catch (err) {
+    throw new UserError(`BOT_BOTTLE_EGRESS_ALLOW_NETWORKS: ${(err as Error).message}`);
+  }
+  return text.split(",").map((cidr) => cidr.trim()).filter((cidr) => cidr !== "");
+}
+
+/** BOT_BOTTLE_EGRESS_HOLD_SECONDS: how long a request DLP holds for review waits for an answer. */
+function egressHoldTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const text = env.BOT_BOTTLE_EGRESS_HOLD_SECONDS;
+  if (text === undefined || text === "") return DEFAULT_HOLD_SECONDS * 1000;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UserError(`BOT_BOTTLE_EGRESS_HOLD_SECONDS must be a positive number of seconds, got "${text}"`);
+  return Math.round(seconds * 1000);
 }
 
 /** Dockerfile cascade: this start's option, then the manifest's, then the plugin's or provider's own. */
@@ -157,10 +209,16 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     }
   }
 
+  const extraCa = egressExtraCa(env);
+  const allowNetworks = egressAllowNetworks(env);
+  const holdTimeoutMs = egressHoldTimeoutMs(env);
+
   const id = newBottleId(manifest.agent.name);
   const store = new StateStore(home);
   const stateDir = store.dir(id);
   const egressConfigDir = path.join(stateDir, "egress");
+  const supervise = manifest.bottle.supervise;
+  const superviseSeconds = supervise === false ? null : supervise === true ? DEFAULT_SUPERVISE_SECONDS : supervise.timeout_s;
   const workspace = `${provider.guestHome}/workspace`;
   const prefix = `bot-bottle-${id}`;
 
@@ -183,17 +241,28 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     gitUser: manifest.bottle.git_gate.user,
     ca: { cert: path.join(egressConfigDir, "ca.pem"), key: path.join(egressConfigDir, "ca-key.pem"), guestCert: GUEST_CA },
     sidecars: {
-      daemons: ["egress"],
-      forwards: [`127.0.0.1:${EGRESS_PORT}=${SOCKET_DIR}/egress.sock`],
+      daemons: superviseSeconds === null ? ["egress"] : ["egress", "supervise"],
+      forwards: [
+        `127.0.0.1:${EGRESS_PORT}=${SOCKET_DIR}/egress.sock`,
+        ...(superviseSeconds === null ? [] : [`127.0.0.1:${SUPERVISE_PORT}=${SOCKET_DIR}/supervise.sock`]),
+      ],
       egressConfigDir,
+      routesFile: path.join(stateDir, "egress-routes", "routes.json"),
+      egressExtraCa: extraCa === null ? null : EGRESS_EXTRA_CA_FILE,
+      egressAllowNetworks: allowNetworks,
+      egressHoldTimeoutMs: holdTimeoutMs,
+      queueDir: homePaths(home).queueOf(id),
+      logDir: path.join(stateDir, "logs"),
       secrets,
+      supervise: superviseSeconds === null ? null : { timeoutMs: superviseSeconds * 1000 },
     },
     resources: { agent: `${prefix}-agent`, bundle: `${prefix}-bundle`, network: prefix, volume: `${prefix}-sockets` },
   };
 
   writeFileAtomic(plan.prompt.host, manifest.agent.prompt);
   setup.files.forEach((file, i) => writeFileAtomic(plan.providerFiles[i]!.host, file.content));
-  writeFileAtomic(path.join(egressConfigDir, "routes.json"), JSON.stringify(egressConfig(egress), null, 2) + "\n", 0o644);
+  writeFileAtomic(plan.sidecars.routesFile, JSON.stringify(egressConfig(egress), null, 2) + "\n", 0o644);
+  if (extraCa !== null) writeFileAtomic(path.join(egressConfigDir, EGRESS_EXTRA_CA_FILE), extraCa, 0o644);
   store.writePlan(plan);
   return plan;
 }
@@ -201,7 +270,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
 const describeSource = (source: SecretSource) => (source.kind === "env" ? `host variable ${source.name}` : `Codex login ${source.file}`);
 
 function routesFileHosts(plan: BottlePlan): string {
-  const routes = parseRoutesFile(readFileSync(path.join(plan.sidecars.egressConfigDir, "routes.json"), "utf8")).routes;
+  const routes = parseRoutesFile(readFileSync(plan.sidecars.routesFile, "utf8")).routes;
   return routes.length ? `allows ${routes.map((r) => (r.port ? `${r.host}:${r.port}` : r.host)).join(", ")}` : "allows no host";
 }
 
@@ -214,6 +283,9 @@ export function planSummary(plan: BottlePlan): string {
     `  provider:  ${plan.provider.name}; image from ${plan.images.agent.dockerfile} (${plan.images.agent.dockerfileOrigin}) on ${plan.images.agent.baseImage}`,
     `  backend:   ${plan.backend}; agent has no network, sidecars: ${plan.sidecars.daemons.join(", ")}`,
     `  egress:    ${hosts}; secrets from: ${Object.values(plan.sidecars.secrets).map(describeSource).join(", ") || "none"}`,
+    `             upstream CAs: system${plan.sidecars.egressExtraCa ? ` + ${plan.sidecars.egressExtraCa}` : ""}; DLP holds wait ${plan.sidecars.egressHoldTimeoutMs / 1000} s for an answer in ${plan.sidecars.queueDir}`,
+    `             private networks names may resolve into: ${plan.sidecars.egressAllowNetworks.join(", ") || "none"}`,
+    `  supervise: ${plan.sidecars.supervise ? `the agent asks at http://127.0.0.1:${SUPERVISE_PORT}/mcp; one request waits ${plan.sidecars.supervise.timeoutMs / 1000} s for an answer` : "off"}`,
     `  workspace: ${plan.cwd ? `copy of ${plan.cwd}` : "empty"} at ${plan.guest.workspace}`,
     `  skills:    ${plan.skills.map((s) => s.name).join(", ") || "none"}`,
     `  git user:  ${[plan.gitUser.name, plan.gitUser.email && `<${plan.gitUser.email}>`].filter(Boolean).join(" ") || "unset"}`,

@@ -58,13 +58,19 @@ export const RouteDlp = z.strictObject({
   known_secret_env: z.array(HostEnvName).optional(),
 });
 
-export const EgressRoute = z.strictObject({
-  host: RouteHost,
-  matches: z.array(RouteMatch).min(1).optional(),
-  auth: RouteAuth.optional(),
-  dlp: RouteDlp.optional(),
-  tls_passthrough: z.boolean().optional(),
-});
+export const EgressRoute = z
+  .strictObject({
+    host: RouteHost,
+    matches: z.array(RouteMatch).min(1).optional(),
+    auth: RouteAuth.optional(),
+    dlp: RouteDlp.optional(),
+    tls_passthrough: z.boolean().optional(),
+  })
+  // Egress never sees inside a passthrough tunnel, so it could enforce none of these.
+  .refine((route) => !route.tls_passthrough || (route.matches === undefined && route.auth === undefined && route.dlp === undefined), {
+    message: "a tls_passthrough route cannot also declare matches, auth or dlp: egress never sees inside its TLS",
+    path: ["tls_passthrough"],
+  });
 
 export const Egress = z.strictObject({
   routes: z.array(EgressRoute).optional(),
@@ -102,6 +108,15 @@ export const AgentProvider = z.strictObject({
   settings: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** `supervise`: on (true, the default) or off, or on with how long one request waits for an answer. */
+export const Supervise = z.union([
+  z.boolean(),
+  z.strictObject({
+    /** How long one call of the bottled agent waits for an answer before it is told "still pending" (default 30). */
+    timeout_s: z.number().int().positive().max(3600),
+  }),
+]);
+
 const EnvValue = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
 
 /**
@@ -117,7 +132,7 @@ export const BottleFrontmatter = z.strictObject({
   agent_provider: AgentProviderLayer.optional().describe("Which agent runs in the bottle (template claude | codex | a plugin) and how it authenticates."),
   egress: Egress.optional().describe("The only hosts the agent may reach, and the credentials the proxy injects for them."),
   "git-gate": GitGate.optional().describe("Repositories the agent may fetch from and push to through the secret-scanning gate."),
-  supervise: z.boolean().optional().describe("Give the agent the supervise channel to ask for approvals (default true)."),
+  supervise: Supervise.optional().describe("Give the agent the supervise channel to ask for approvals (default true); {timeout_s} sets how long one request waits for an answer."),
 });
 
 export const AgentFrontmatter = z.strictObject({
@@ -181,7 +196,7 @@ export const EffectiveBottle = z.object({
   agent_provider: AgentProvider,
   egress: z.object({ routes: z.array(EgressRoute), log: z.union([z.literal(0), z.literal(1), z.literal(2)]) }),
   git_gate: z.object({ user: GitUser, repos: z.record(z.string(), GitRepo) }),
-  supervise: z.boolean(),
+  supervise: Supervise,
 });
 export type EffectiveBottle = z.infer<typeof EffectiveBottle>;
 

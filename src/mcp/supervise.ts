@@ -18,7 +18,7 @@ export interface SuperviseOptions {
   elicit: boolean;
 }
 
-export const superviseUri = (bottle: string) => `bottle://${bottle}/supervise`;
+const superviseUri = (bottle: string) => `bottle://${bottle}/supervise`;
 
 /** Elicitations can wait for a person for a long time; a decision elsewhere cancels them sooner. */
 const ELICITATION_TIMEOUT_MS = 60 * 60_000;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { readAudit } from "../../src/supervise/audit.js";
 import { runCli } from "../support/cli.js";
 import { describeWithDocker, engineTestEnv } from "../support/docker.js";
-import { createTestCa, type FakeModelContainer, startFakeModelContainer, startGreeter } from "../support/fake-model-container.js";
+import { createTestInternet, createTestCa, type FakeModelContainer, type TestInternet, startFakeModelContainer, startGreeter } from "../support/fake-model-container.js";
 import { connectStdio } from "../support/mcp-server.js";
 
 // Real Claude Code inside a claude bottle asks for a route through the
@@ -34,6 +34,7 @@ supervise:
   timeout_s: 240
 `;
 
+const NETWORK = "bb-sv-claude-net";
 const structured = <T>(result: unknown) => (result as CallToolResult).structuredContent as T;
 type Exec = { exit_code: number; stdout: string; stderr: string };
 
@@ -55,6 +56,7 @@ describeWithDocker("supervise: real Claude Code in a bottle asks, the outer agen
   let outer: Client;
   let bottleId = "";
   let fake: FakeModelContainer | undefined;
+  let network: TestInternet | undefined;
   let second: { remove(): Promise<void> } | undefined;
   const updates: string[] = [];
 
@@ -68,29 +70,38 @@ describeWithDocker("supervise: real Claude Code in a bottle asks, the outer agen
     writeFileSync(path.join(home, "bottles", "asking-claude.md"), `---${BOTTLE}---\n`);
     writeFileSync(path.join(home, "agents", "asker.md"), "---\nbottle: asking-claude\n---\nYou ask before you reach new hosts.\n");
     const ca = await createTestCa(root);
-    env = { ...engineTestEnv(), PATH: process.env.PATH ?? "", BOT_BOTTLE_HOME: home, BOT_BOTTLE_LOG: "info", BOT_BOTTLE_EGRESS_EXTRA_CA: ca.certFile };
+    network = await createTestInternet(`${NETWORK}-${process.pid}`);
+    env = {
+      ...engineTestEnv(),
+      PATH: process.env.PATH ?? "",
+      BOT_BOTTLE_HOME: home,
+      BOT_BOTTLE_LOG: "info",
+      BOT_BOTTLE_EGRESS_EXTRA_CA: ca.certFile,
+      BOT_BOTTLE_EGRESS_ALLOW_NETWORKS: network.subnet,
+    };
     ({ client: outer } = await connectStdio(env));
     outer.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
 
     const started = await outer.callTool({ name: "start_bottle", arguments: { agent: "asker", label: "supervise-claude" } }, undefined, { timeout: 900_000 });
-    const record = structured<{ id: string; warnings: string[] }>(started);
-    expect(record.warnings, JSON.stringify(started)).toEqual([]);
-    bottleId = record.id;
-    const network = `bot-bottle-${bottleId}`;
+    const record = structured<{ id: string; warnings: string[] } | undefined>(started);
+    expect(record?.warnings, JSON.stringify(started)).toEqual([]);
+    bottleId = record!.id;
+    await network.connect(`bot-bottle-${bottleId}-bundle`);
     fake = await startFakeModelContainer({
       name: `bb-fake-claude-api-${tag}`,
-      network,
+      network: network.name,
       host: "api.fake.test",
       dialect: "anthropic",
       steps: [{ tool: "mcp__supervise__egress-allow", input: { host: "second.fake.test", justification: "the test needs the second host" } }],
       ca,
     });
-    second = await startGreeter({ name: `bb-second-${tag}`, network, host: "second.fake.test", greeting: "second says" });
+    second = await startGreeter({ name: `bb-second-${tag}`, network: network.name, host: "second.fake.test", greeting: "second says" });
   });
 
   afterAll(async () => {
     await fake?.remove();
     await second?.remove();
+    await network?.remove();
     await outer?.close();
     if (bottleId) await runCli(["stop", bottleId], env);
     rmSync(root, { recursive: true, force: true });

@@ -2,6 +2,11 @@ import type { Bottle } from "../../../backends/backend.js";
 import type { BottlePlan } from "../plan-schema.js";
 import type { ExecResult } from "../records.js";
 
+/** What a step can say besides failing: a warning lands in the start result and the log, and the start goes on. */
+export interface StepReport {
+  warn(message: string): void;
+}
+
 /**
  * One provisioning step. Steps reach the guest only through the Bottle handle,
  * so every backend provisions the same way.
@@ -9,7 +14,7 @@ import type { ExecResult } from "../records.js";
 export interface ProvisionStep {
   readonly name: string;
   readonly describe: string;
-  run(plan: BottlePlan, bottle: Bottle): Promise<void>;
+  run(plan: BottlePlan, bottle: Bottle, report: StepReport): Promise<void>;
 }
 
 /** Runs a command the step cannot do without; a failure names the step and carries the output. */

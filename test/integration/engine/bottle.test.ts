@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { homeLabel } from "../../../src/engine/prepare.js";
 import { runCli, repoRoot } from "../../support/cli.js";
 import { baseImage, describeWithDocker, engineTestEnv } from "../../support/docker.js";
+import { createTestInternet, type TestInternet } from "../../support/fake-model-container.js";
 
 // A real bottle on the real engine, driven through the built CLI as a user
 // would: start, exec, provisioning, and the escape checks of invariant 1.
@@ -18,7 +19,8 @@ const claudeConfig = path.join(repoRoot, "test", "fixtures", "claude-config");
 
 describeWithDocker("a real bottle (docker backend)", () => {
   const home = mkdtempSync(path.join(os.tmpdir(), "bb-engine-home-"));
-  const env = { ...engineTestEnv(), BOT_BOTTLE_HOME: home, CLAUDE_CONFIG_DIR: claudeConfig, BOT_BOTTLE_LOG: "warn" };
+  const env: Record<string, string> = { ...engineTestEnv(), BOT_BOTTLE_HOME: home, CLAUDE_CONFIG_DIR: claudeConfig, BOT_BOTTLE_LOG: "warn" };
+  let internet: TestInternet;
   let id = "";
   let repo = "";
   let hostServer: http.Server;
@@ -46,6 +48,9 @@ describeWithDocker("a real bottle (docker backend)", () => {
     await new Promise<void>((resolve) => hostServer.listen(0, "0.0.0.0", resolve));
     hostPort = (hostServer.address() as AddressInfo).port;
 
+    // The declared upstream lives on a stand-in internet that only the bundle joins.
+    internet = await createTestInternet(`bb-test-internet-${process.pid}`);
+    env.BOT_BOTTLE_EGRESS_ALLOW_NETWORKS = internet.subnet;
     const started = await runCli(["start", "probe", "--cwd", repo, "--label", "engine-test"], env);
     expect(started.stderr + started.stdout).not.toMatch(/Error/);
     expect(started.exitCode, started.stderr).toBe(0);
@@ -55,7 +60,8 @@ describeWithDocker("a real bottle (docker backend)", () => {
     // A declared upstream on the bundle's network, and a bystander on another network.
     const server = (greeting: string) =>
       `require('http').createServer((q,s)=>s.end('${greeting} '+q.url)).listen(80,()=>console.log('listening'))`;
-    await docker(["run", "-d", "--name", upstream, "--network", network, "--network-alias", "upstream.test", baseImage(), "node", "-e", server("upstream says")]);
+    await internet.connect(`${network}-bundle`);
+    await docker(["run", "-d", "--name", upstream, "--network", internet.name, "--network-alias", "upstream.test", baseImage(), "node", "-e", server("upstream says")]);
     await docker(["network", "create", otherNet]);
     await docker(["run", "-d", "--name", other, "--network", otherNet, baseImage(), "node", "-e", server("bystander says")]);
     for (const name of [upstream, other]) {
@@ -71,6 +77,7 @@ describeWithDocker("a real bottle (docker backend)", () => {
     await execa("docker", ["network", "rm", otherNet], { reject: false });
     if (id) await runCli(["stop", id], env);
     await runCli(["gc"], env);
+    await internet?.remove();
     rmSync(home, { recursive: true, force: true });
     rmSync(repo, { recursive: true, force: true });
   });
@@ -153,7 +160,7 @@ describeWithDocker("a real bottle (docker backend)", () => {
   });
 
   it("cannot reach host services, other containers, the bundle or the metadata address directly", async () => {
-    const gateways = (await docker(["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}", `bot-bottle-${id}`, otherNet, "bridge"])).stdout
+    const gateways = (await docker(["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}", `bot-bottle-${id}`, otherNet, internet.name, "bridge"])).stdout
       .split(/\s+/)
       .filter(Boolean);
     const hostAddresses = Object.values(os.networkInterfaces())

@@ -6,7 +6,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CLAUDE_PLACEHOLDER_TOKEN } from "../../../src/providers/claude/provider.js";
 import { describeWithDocker, engineTestEnv } from "../../support/docker.js";
-import { createPublicNetwork, createTestCa, type FakeModelContainer, startFakeModelContainer } from "../../support/fake-model-container.js";
+import { createTestInternet, createTestCa, type TestInternet, startFakeModelContainer } from "../../support/fake-model-container.js";
 import { connectStdio } from "../../support/mcp-server.js";
 import { useTempDir } from "../../support/temp-dir.js";
 
@@ -16,8 +16,6 @@ import { useTempDir } from "../../support/temp-dir.js";
 // injects the host-side credential; the agent holds a placeholder only.
 
 const FAKE_HOST = "api.fake.test";
-/** Documentation ranges, one per test network: egress refuses names that resolve to private addresses. */
-const SUBNETS = { claude: "203.0.113.128/27", codex: "203.0.113.160/27" };
 const ANSWER = "the bottled agent's answer";
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -37,8 +35,7 @@ describeWithDocker("bottled agents answer prompts with credentials they never ho
   let client: Client;
   let stderr: () => string;
   const started: string[] = [];
-  const fakes: FakeModelContainer[] = [];
-  const networks: { remove(): Promise<void> }[] = [];
+  let internet: TestInternet;
   let ca: Awaited<ReturnType<typeof createTestCa>>;
 
   const call = async (name: string, args: Record<string, unknown>) => {
@@ -82,6 +79,7 @@ describeWithDocker("bottled agents answer prompts with credentials they never ho
       JSON.stringify({ OPENAI_API_KEY: null, tokens: { id_token: codexAccessToken, access_token: codexAccessToken, refresh_token: "rt-host-only", account_id: "acct-test" }, last_refresh: new Date().toISOString() }),
     );
     ca = await createTestCa(dir.path);
+    internet = await createTestInternet(`bb-agent-runs-${process.pid}`);
     env = {
       ...engineTestEnv(),
       BOT_BOTTLE_HOME: home,
@@ -89,14 +87,14 @@ describeWithDocker("bottled agents answer prompts with credentials they never ho
       BOT_BOTTLE_EGRESS_EXTRA_CA: ca.certFile,
       HOST_CLAUDE_TOKEN: claudeToken,
       CODEX_HOME: codexHome,
+      BOT_BOTTLE_EGRESS_ALLOW_NETWORKS: internet.subnet,
     };
     ({ client, stderr } = await connectStdio(env));
   });
 
   afterAll(async () => {
-    for (const fake of fakes) await fake.remove();
     for (const id of started) await call("stop_bottle", { bottle_id: id }).catch(() => undefined);
-    for (const network of networks) await network.remove();
+    await internet?.remove();
     await client?.close();
   });
 
@@ -128,26 +126,36 @@ describeWithDocker("bottled agents answer prompts with credentials they never ho
     const record = await call("start_bottle", { agent });
     const id = String(record.id);
     started.push(id);
-    const network = await createPublicNetwork(`bb-agent-runs-${provider}-${process.pid}`, SUBNETS[provider], `bot-bottle-${id}-bundle`);
-    networks.push(network);
-    const fake = await startFakeModelContainer({ name: `bb-fake-${provider}-${process.pid}`, network: network.name, host: FAKE_HOST, dialect, steps: [], answer: ANSWER, ca });
-    fakes.push(fake);
+    await internet.connect(`bot-bottle-${id}-bundle`);
+    const fake = await startFakeModelContainer({ name: `bb-fake-${provider}-${process.pid}`, network: internet.name, host: FAKE_HOST, dialect, steps: [], answer: ANSWER, ca });
+    try {
+      const run = await call("exec_in_bottle", { bottle_id: id, prompt: "Answer the test.", timeout_s: 240 });
+      expect(run.result_text, JSON.stringify(run)).toBe(ANSWER);
+      expect(run.exit_code).toBe(0);
 
-    const run = await call("exec_in_bottle", { bottle_id: id, prompt: "Answer the test.", timeout_s: 240 });
-    expect(run.result_text, JSON.stringify(run)).toBe(ANSWER);
-    expect(run.exit_code).toBe(0);
-
-    const secret = provider === "claude" ? claudeToken : codexAccessToken;
-    const credentials = await fake.credentials();
-    expect(credentials.length).toBeGreaterThan(0);
-    expect(credentials.every((c) => c === `Bearer ${secret}`), credentials.join("\n")).toBe(true);
-    await expectNowhereInBottle(id, secret, provider === "claude" ? CLAUDE_PLACEHOLDER_TOKEN : "bot-bottle-placeholder");
-    if (provider === "codex") {
-      const auth = await call("exec_in_bottle", { bottle_id: id, command: "cat ~/.codex/auth.json" });
-      const tokens = (JSON.parse(String(auth.stdout)) as { tokens: { access_token: string } }).tokens;
-      const claims = JSON.parse(Buffer.from(tokens.access_token.split(".")[1]!, "base64url").toString()) as { exp: number };
-      expect(claims.exp).toBe(codexExpiry);
-      await expectNowhereInBottle(id, "rt-host-only", "bot-bottle-placeholder");
+      const secret = provider === "claude" ? claudeToken : codexAccessToken;
+      const credentials = await fake.credentials();
+      expect(credentials.length).toBeGreaterThan(0);
+      expect(credentials.every((c) => c === `Bearer ${secret}`), credentials.join("\n")).toBe(true);
+      await expectNowhereInBottle(id, secret, provider === "claude" ? CLAUDE_PLACEHOLDER_TOKEN : "bot-bottle-placeholder");
+      // In the bundle, of the daemons only egress holds the token (supervise does not).
+      const holders = await execa("docker", [
+        "exec", `bot-bottle-${id}-bundle`, "sh", "-c",
+        'for p in /proc/[0-9]*; do if grep -qsa EGRESS_TOKEN_ "$p/environ"; then tr "\\0" " " < "$p/cmdline"; echo; fi; done',
+      ]);
+      const daemons = holders.stdout.split("\n").filter((line) => line.includes("/opt/bot-bottle/"));
+      expect(daemons.some((line) => line.includes("egress.js")), holders.stdout).toBe(true);
+      expect(daemons.filter((line) => !/\/opt\/bot-bottle\/(init|egress)\.js/.test(line)), holders.stdout).toEqual([]);
+      if (provider === "codex") {
+        const auth = await call("exec_in_bottle", { bottle_id: id, command: "cat ~/.codex/auth.json" });
+        const tokens = (JSON.parse(String(auth.stdout)) as { tokens: { access_token: string } }).tokens;
+        const claims = JSON.parse(Buffer.from(tokens.access_token.split(".")[1]!, "base64url").toString()) as { exp: number };
+        expect(claims.exp).toBe(codexExpiry);
+        await expectNowhereInBottle(id, "rt-host-only", "bot-bottle-placeholder");
+      }
+    } finally {
+      // Both providers' fakes answer as the same host: one at a time.
+      await fake.remove();
     }
   });
 });

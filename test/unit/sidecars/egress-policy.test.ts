@@ -180,6 +180,22 @@ describe("decideHttp", () => {
     expect(decideHttp(withAuth, { method: "GET", rawHeaders: ["Host", "evil.example.com"], authority, path: "/v1" }).decision).toBe("deny");
   });
 
+  it("refuses DNS-over-HTTPS requests to a declared host, by media type or the RFC 8484 path", () => {
+    const authority = { host: { kind: "name" as const, value: "api.example.com" }, port: 443 };
+    const inTunnel = (path: string, headers: string[], method = "GET") =>
+      decideHttp(routes, { method, rawHeaders: ["Host", "api.example.com", ...headers], authority, path });
+    for (const attempt of [
+      inTunnel("/dns-query?dns=AAABAAABAAAAAAAAB2V4YW1wbGUDY29tAAABAAE", ["Accept", "application/dns-message"]),
+      inTunnel("/v1/q", ["Content-Type", "application/dns-message"], "POST"),
+      inTunnel("/resolve?name=example.com", ["accept", "application/dns-json"]),
+      inTunnel("/dns-query", []),
+    ]) {
+      expect(attempt).toMatchObject({ decision: "deny", reason: "DNS-over-HTTPS requests are not proxied" });
+    }
+    expect(decideHttp(routes, get("http://api.example.com/dns-query?dns=AAAB")).reason).toBe("DNS-over-HTTPS requests are not proxied");
+    expect(inTunnel("/v1/dns-queryx", ["Accept", "application/json"]).decision).toBe("allow");
+  });
+
   describe("route matches", () => {
     const matching = route("api.example.com", {
       matches: [

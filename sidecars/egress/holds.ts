@@ -1,0 +1,122 @@
+import { answerOnce, newProposalId, queueIds, readProposal, waitForAnswer, writeProposal } from "../supervise/queue.js";
+import type { LocatedFinding } from "./dlp.js";
+
+// Requests DLP holds for a decision (`outbound_on_match: supervise`). Each
+// becomes an `egress-dlp` proposal in the bottle's supervise queue; the
+// request is released if the answer approves it and refused otherwise: a
+// rejection, a malformed answer, no queue, or no answer in time. Values once
+// approved are remembered (by fingerprint, never by value) for the life of
+// this process, so the agent is not asked about the same value twice.
+
+/** A proposal lists this many findings at most (an entropy hit on a large blob can make thousands). */
+const PAYLOAD_FINDINGS = 20;
+
+export interface HoldSettings {
+  /** The queue folder as the bundle sees it; null when this egress has none (every hold is refused). */
+  queueDir: string | null;
+  bottle: string;
+  timeoutMs: number;
+}
+
+export interface HeldRequest {
+  host: string;
+  port: number;
+  method: string;
+  /** Path without query, already scrubbed of known secrets. */
+  path: string;
+  findings: LocatedFinding[];
+  /** One line naming what was found where. */
+  found: string;
+}
+
+export type HoldOutcome = { released: true; by: string; id: string } | { released: false; reason: string; id: string | null };
+
+export class Holds {
+  readonly approved = new Set<string>();
+
+  constructor(private readonly settings: HoldSettings) {}
+
+  /**
+   * Held requests do not outlive this process. At start, every egress-dlp
+   * proposal still open was left by an earlier egress whose request is gone:
+   * each is answered as refused, so none stays looking open. Returns how many.
+   */
+  closeAbandoned(): number {
+    const { queueDir } = this.settings;
+    if (queueDir === null) return 0;
+    const { proposals, answered } = queueIds(queueDir);
+    let closed = 0;
+    const kindOf = (id: string) => {
+      try {
+        return readProposal(queueDir, id)?.kind;
+      } catch {
+        return undefined; // not a valid proposal: not ours to answer
+      }
+    };
+    for (const id of proposals) {
+      if (answered.has(id) || kindOf(id) !== "egress-dlp") continue;
+      const notes = "egress restarted before an answer; the held request was dropped";
+      answerOnce(queueDir, { id, decision: "reject", notes, decided_by: "egress (restart)", decided_at: new Date().toISOString() });
+      closed++;
+    }
+    return closed;
+  }
+
+  async hold(request: HeldRequest): Promise<HoldOutcome> {
+    const { queueDir, bottle, timeoutMs } = this.settings;
+    if (queueDir === null) return { released: false, reason: "no supervise queue is configured, so holds cannot be decided", id: null };
+    const id = newProposalId();
+    try {
+      writeProposal(queueDir, {
+        id,
+        bottle,
+        kind: "egress-dlp",
+        summary: `egress held ${request.method} ${request.host}${request.path}: ${request.found}`,
+        payload: {
+          host: request.host,
+          port: request.port,
+          method: request.method,
+          path: request.path,
+          findings: request.findings
+            .slice(0, PAYLOAD_FINDINGS)
+            .map((f) => ({ detector: f.detector, label: f.label, form: f.form ?? null, location: f.location })),
+          findings_total: request.findings.length,
+        },
+        created_at: new Date().toISOString(),
+      });
+    } catch (error) {
+      return { released: false, reason: `cannot write the proposal: ${(error as Error).message}`, id: null };
+    }
+
+    let outcome = await waitForAnswer(queueDir, id, { timeoutMs });
+    if (outcome.kind === "timeout") {
+      // Record the refusal as the answer, so the proposal is not left looking
+      // open; if a decision landed at the same moment, that one stands.
+      try {
+        outcome = answerOnce(queueDir, {
+          id,
+          decision: "reject",
+          notes: `no answer within ${Math.round(timeoutMs / 1000)} s; the request was refused`,
+          decided_by: "egress (timeout)",
+          decided_at: new Date().toISOString(),
+        });
+      } catch (error) {
+        return { released: false, reason: `no answer in time, and the refusal could not be recorded: ${(error as Error).message}`, id };
+      }
+    }
+    switch (outcome.kind) {
+      case "answer": {
+        if (outcome.answer.decision === "approve") {
+          for (const finding of request.findings) this.approved.add(finding.fingerprint);
+          return { released: true, by: outcome.answer.decided_by, id };
+        }
+        const notes = outcome.answer.notes ? `: ${outcome.answer.notes}` : "";
+        return { released: false, reason: `held for review and refused by ${outcome.answer.decided_by}${notes}`, id };
+      }
+      case "malformed":
+        return { released: false, reason: `held for review; the answer is unusable (${outcome.reason})`, id };
+      default:
+        return { released: false, reason: "held for review; no answer", id };
+    }
+  }
+}

@@ -1,0 +1,200 @@
+import type http from "node:http";
+import { FORBIDDEN_ADDRESS } from "./addresses.js";
+import type { DecisionRecord } from "./audit.js";
+import { injectToken, withoutCredentials } from "./auth.js";
+import { contentCoding, decodeBody, encodeBody, readBounded } from "./body.js";
+import type { Scanner } from "./dlp-detectors.js";
+import { describeFindings, judgeDlp } from "./dlp.js";
+import type { Holds } from "./holds.js";
+import { stripHopByHop } from "./hop-by-hop.js";
+import { formatAuthority } from "./host.js";
+import { decideHttp, type HttpDecision, type HttpTarget } from "./policy.js";
+import { refuseResponse } from "./refusal.js";
+import type { Route } from "./routes.js";
+import { type Authority, pathOnly } from "./target.js";
+import type { Upstreams } from "./upstream.js";
+
+// One proxied HTTP request, from the agent's bytes to the upstream's answer:
+// plain http:// in absolute form, or a request read out of an intercepted TLS
+// tunnel. In order: the policy's verdict (route, matches, Host, structure),
+// the agent's credentials stripped, DLP over what would go out, the route's
+// token injected, then the request forwarded to the judged target. Bodies
+// stream straight through unless DLP has to read them.
+
+export interface ProxyContext {
+  routes: readonly Route[];
+  scanner: Scanner;
+  holds: Holds;
+  upstreams: Upstreams;
+  env: NodeJS.ProcessEnv;
+  /** DLP reads bodies up to this many bytes (after inflating); larger ones are refused. */
+  maxBodyBytes: number;
+  record(entry: DecisionRecord): void;
+  /** Removes known secrets and token shapes from text bound for the log. */
+  scrub(text: string): string;
+  say(message: string): void;
+}
+
+function errorCode(error: Error): string {
+  return (error as NodeJS.ErrnoException).code ?? error.message;
+}
+
+/** The header list sent upstream: Host is the judged target, hop-by-hop headers and Expect (answered here) are gone. */
+function upstreamHeaders(rawHeaders: readonly string[], target: HttpTarget, defaultPort: number): string[] {
+  const headers = ["Host", formatAuthority(target.authority.host, target.authority.port, defaultPort)];
+  const kept = stripHopByHop(rawHeaders);
+  for (let i = 0; i + 1 < kept.length; i += 2) {
+    const name = kept[i]!.toLowerCase();
+    if (name !== "host" && name !== "expect") headers.push(kept[i]!, kept[i + 1]!);
+  }
+  return headers;
+}
+
+function withContentLength(headers: readonly string[], length: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() !== "content-length") out.push(headers[i]!, headers[i + 1]!);
+  }
+  return [...out, "Content-Length", String(length)];
+}
+
+const hasBody = (req: http.IncomingMessage) => req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+
+/** Handles one request; `tunnel` is the CONNECT target when the request came out of an intercepted tunnel. */
+export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse, tunnel: Authority | null): Promise<void> {
+  const method = req.method ?? "";
+  const url = req.url ?? "";
+  const verdict: HttpDecision = tunnel
+    ? decideHttp(ctx.routes, { method, rawHeaders: req.rawHeaders, authority: tunnel, path: url })
+    : decideHttp(ctx.routes, { method, rawHeaders: req.rawHeaders, absoluteUrl: url });
+  const authority = verdict.target?.authority ?? tunnel ?? undefined;
+  const record = (decision: DecisionRecord["decision"], reason: string) =>
+    ctx.record({
+      host: authority?.host.value ?? null,
+      port: authority?.port ?? null,
+      method,
+      path: verdict.target ? ctx.scrub(pathOnly(verdict.target.path)) : null,
+      decision,
+      reason: ctx.scrub(reason),
+    });
+  const refuse = (status: number, reason: string, closeConnection = false) => {
+    record("deny", reason);
+    // A body left unread would be drained to keep the connection: not one DLP found too large.
+    if (closeConnection) res.shouldKeepAlive = false;
+    refuseResponse(res, status, ctx.scrub(reason));
+  };
+
+  if (verdict.decision === "deny" || !verdict.target) {
+    refuse(403, verdict.reason);
+    return;
+  }
+  const { route, target } = verdict;
+  if (route.dlp && route.dlp.inbound_detectors.length > 0) {
+    refuse(403, `route ${route.host} asks for inbound DLP, which this egress does not do yet`);
+    return;
+  }
+
+  let headers = upstreamHeaders(req.rawHeaders, target, tunnel ? 443 : 80);
+  if (route.auth) headers = withoutCredentials(headers);
+  let pathAndQuery = target.path;
+  let body: Buffer | null = null;
+  let outcome: { decision: DecisionRecord["decision"]; reason: string } = { decision: "allow", reason: verdict.reason };
+
+  if (route.dlp) {
+    const coding = contentCoding(headers);
+    if (typeof coding !== "string") {
+      refuse(415, `request body has Content-Encoding ${coding.unsupported}, which DLP cannot read`, true);
+      return;
+    }
+    const read = await readBounded(req, ctx.maxBodyBytes);
+    if (!read.ok) {
+      refuse(read.status, read.reason, true);
+      return;
+    }
+    const decoded = decodeBody(read.body, coding, ctx.maxBodyBytes);
+    if (!decoded.ok) {
+      refuse(decoded.status, decoded.reason);
+      return;
+    }
+    let outgoing = read.body;
+    const scanned = { pathAndQuery, headers, body: hasBody(req) ? decoded.body.toString("latin1") : null };
+    const dlp = judgeDlp(ctx.scanner, scanned, route.dlp, ctx.holds.approved);
+    switch (dlp.action) {
+      case "pass":
+        break;
+      case "block":
+        refuse(403, dlp.reason);
+        return;
+      case "redact":
+        pathAndQuery = dlp.request.pathAndQuery;
+        headers = dlp.request.headers;
+        outcome = { decision: "redact", reason: dlp.reason };
+        if (dlp.request.body !== null) outgoing = encodeBody(Buffer.from(dlp.request.body, "latin1"), coding);
+        break;
+      case "hold": {
+        record("hold", `${dlp.reason}; waiting for a supervise decision`);
+        const held = await ctx.holds.hold({
+          host: target.authority.host.value,
+          port: target.authority.port,
+          method,
+          path: ctx.scrub(pathOnly(pathAndQuery)),
+          findings: dlp.findings,
+          found: describeFindings(dlp.findings),
+        });
+        if (!held.released) {
+          refuse(403, `${dlp.reason}; ${held.reason}`);
+          return;
+        }
+        outcome = { decision: "allow", reason: `${dlp.reason}; released by ${held.by} (proposal ${held.id})` };
+        break;
+      }
+    }
+    if (hasBody(req)) body = outgoing;
+    if (res.destroyed) return;
+  }
+
+  if (route.auth) {
+    const injected = injectToken(headers, route.auth, ctx.env);
+    if (!injected.ok) {
+      record("deny", injected.reason);
+      refuseResponse(res, 502, injected.reason);
+      return;
+    }
+    headers = injected.headers;
+  }
+  record(outcome.decision, outcome.reason);
+  if (body !== null) headers = withContentLength(headers, body.length);
+  forward(ctx, req, res, { ...target, path: pathAndQuery }, tunnel !== null, headers, body, record);
+}
+
+function forward(
+  ctx: ProxyContext,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  target: HttpTarget,
+  overTls: boolean,
+  headers: string[],
+  body: Buffer | null,
+  record: (decision: DecisionRecord["decision"], reason: string) => void,
+): void {
+  const upstream = ctx.upstreams.request(target.authority, overTls, req.method ?? "GET", target.path, headers);
+  upstream.on("response", (upstreamRes) => {
+    upstreamRes.on("error", () => res.destroy());
+    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.rawHeaders));
+    upstreamRes.pipe(res);
+  });
+  upstream.on("error", (error) => {
+    const where = formatAuthority(target.authority.host, target.authority.port);
+    const forbidden = errorCode(error) === FORBIDDEN_ADDRESS;
+    const reason = forbidden ? `refused to connect: ${error.message}` : `upstream request to ${where} failed: ${errorCode(error)}`;
+    if (forbidden) record("deny", reason);
+    else ctx.say(reason);
+    if (res.headersSent) res.destroy();
+    else refuseResponse(res, forbidden ? 403 : 502, reason);
+  });
+  res.on("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
+  if (body === null) req.pipe(upstream);
+  else upstream.end(body);
+}

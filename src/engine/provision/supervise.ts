@@ -1,0 +1,55 @@
+import { log } from "../../log.js";
+import { resolveProvider } from "../../providers/registry.js";
+import { waitUntil } from "../../wait-until.js";
+import { SUPERVISE_PORT } from "../prepare.js";
+import type { ProvisionStep } from "./step.js";
+
+/** The name the bottled agent knows the server by: its tools reach the model as `mcp__supervise__<tool>`. */
+export const SUPERVISE_SERVER_NAME = "supervise";
+export const SUPERVISE_URL = `http://127.0.0.1:${SUPERVISE_PORT}/mcp`;
+const READY_TIMEOUT_MS = 30_000;
+
+// The stateless supervise server answers a GET with 405: any answer means it is up behind the forwarder.
+const PROBE = `require('http').get(${JSON.stringify(SUPERVISE_URL)},r=>process.exit(r.statusCode===405?0:1)).on('error',()=>process.exit(1))`;
+
+/**
+ * Registers the bundle's supervise MCP server with the bottled agent, as the
+ * agent user, through the provider's own CLI (`claude mcp add`, `codex mcp
+ * add` and the setting that lets `codex exec` call its tools). A bottle whose
+ * registration fails still runs: the failure is a warning of the start.
+ */
+export const superviseStep: ProvisionStep = {
+  name: "supervise",
+  describe: "registering the supervise MCP server with the agent",
+  async run(plan, bottle, report) {
+    if (plan.sidecars.supervise === null) return;
+    const warn = (message: string) => {
+      log.warn({ bottle: plan.id }, message);
+      report.warn(message);
+    };
+    try {
+      await waitUntil(
+        "the supervise server to answer through the forwarder",
+        async () => ((await bottle.exec(["node", "-e", PROBE], { user: "root", cwd: "/" })).exit_code === 0 ? true : undefined),
+        { timeoutMs: READY_TIMEOUT_MS },
+      );
+    } catch (error) {
+      warn(`supervise: the server does not answer at ${SUPERVISE_URL} (${(error as Error).message}); the agent cannot ask for approvals`);
+      return;
+    }
+    const provider = await resolveProvider(plan.provider.name, plan.home);
+    const commands = provider.mcpRegistration(SUPERVISE_SERVER_NAME, SUPERVISE_URL);
+    if (commands.length === 0) {
+      warn(`supervise: provider ${provider.name} says nothing about registering MCP servers; the agent cannot ask for approvals`);
+      return;
+    }
+    for (const argv of commands) {
+      const result = await bottle.exec(argv, { user: plan.guest.user, cwd: plan.guest.home });
+      if (result.exit_code !== 0) {
+        warn(`supervise: registering with the agent failed: \`${argv.join(" ")}\` exited ${result.exit_code}: ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
+        return;
+      }
+    }
+    log.info({ bottle: plan.id, url: SUPERVISE_URL }, "supervise server registered with the agent");
+  },
+};

@@ -1,0 +1,96 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { parseRoutesFile } from "../../sidecars/egress/routes.js";
+import { checkEditedPayload, declaredTokens } from "../../sidecars/supervise/proposals.js";
+import { type Answer, answerOnce, ProposalKind, readAnswer } from "../../sidecars/supervise/queue.js";
+import { StateStore } from "../engine/state.js";
+import { UserError } from "../user-error.js";
+import { syncAudit } from "./audit.js";
+import { findProposal } from "./pending.js";
+
+// Answering a proposal from the host: approve, reject, or approve an edited
+// payload (`modify`), which must pass the same checks as the bottle's own
+// request. The answer file is written once; a proposal already answered (by
+// anyone) is an error that says who answered, never a second answer.
+
+export const DecisionRequest = z.object({
+  request_id: z.string(),
+  decision: z.enum(["approve", "reject", "modify"]),
+  notes: z.string().max(2000).optional(),
+  /** With `modify`: the whole edited payload, in the shape supervise_list showed. */
+  modified: z.record(z.string(), z.unknown()).optional(),
+});
+export type DecisionRequest = z.infer<typeof DecisionRequest>;
+
+export const DecisionRecord = z.object({
+  request_id: z.string(),
+  bottle: z.string(),
+  kind: ProposalKind,
+  summary: z.string(),
+  decision: z.enum(["approve", "reject"]),
+  /** Whether the approval is of an edited payload. */
+  modified: z.boolean(),
+  notes: z.string().nullable(),
+  decided_by: z.string(),
+  decided_at: z.string(),
+});
+export type DecisionRecord = z.infer<typeof DecisionRecord>;
+
+/** The token names a bottle's live routes inject (none when they cannot be read: edits with auth then fail). */
+function bottleTokens(home: string, bottle: string): string[] {
+  const plan = new StateStore(home).readPlan(bottle);
+  if (!plan) return [];
+  try {
+    return declaredTokens(parseRoutesFile(readFileSync(plan.sidecars.routesFile, "utf8")).routes);
+  } catch {
+    return [];
+  }
+}
+
+const describeAnswer = (answer: Answer) => `${answer.decision === "approve" ? "approved" : "rejected"} by ${answer.decided_by} at ${answer.decided_at}`;
+
+export function decide(home: string, request: DecisionRequest, decidedBy: string): DecisionRecord {
+  const { dir, proposal } = findProposal(home, request.request_id);
+  const existing = readAnswer(dir, proposal.id);
+  if (existing) {
+    throw new UserError(
+      `request ${proposal.id} was already decided: ${existing.kind === "answer" ? describeAnswer(existing.answer) : `its answer is unusable (${existing.kind === "malformed" ? existing.reason : existing.kind})`}`,
+    );
+  }
+  if (request.modified !== undefined && request.decision !== "modify") {
+    throw new UserError(`"modified" goes with decision "modify" only (this decision is "${request.decision}")`);
+  }
+  let modified: Record<string, unknown> | undefined;
+  if (request.decision === "modify") {
+    if (request.modified === undefined) {
+      throw new UserError(`decision "modify" needs "modified": the whole edited payload, in the shape supervise_list shows for request ${proposal.id}`);
+    }
+    const check = checkEditedPayload(proposal.kind, request.modified, bottleTokens(home, proposal.bottle));
+    if (!check.ok) throw new UserError(`the modified payload for request ${proposal.id} is not valid: ${check.problems.join("; ")}`);
+    modified = check.payload;
+  }
+  const answer: Answer = {
+    id: proposal.id,
+    decision: request.decision === "reject" ? "reject" : "approve",
+    ...(request.notes ? { notes: request.notes } : {}),
+    ...(modified ? { modified } : {}),
+    decided_by: decidedBy,
+    decided_at: new Date().toISOString(),
+  };
+  const standing = answerOnce(dir, answer);
+  syncAudit(home, proposal.bottle);
+  if (standing.kind !== "answer" || standing.answer.decided_at !== answer.decided_at || standing.answer.decided_by !== answer.decided_by) {
+    throw new UserError(`request ${proposal.id} was decided by someone else at the same moment: ${standing.kind === "answer" ? describeAnswer(standing.answer) : "its answer is unusable"}`);
+  }
+  return {
+    request_id: proposal.id,
+    bottle: proposal.bottle,
+    kind: proposal.kind,
+    summary: proposal.summary,
+    decision: answer.decision,
+    modified: modified !== undefined,
+    notes: answer.notes ?? null,
+    decided_by: decidedBy,
+    decided_at: answer.decided_at,
+  };
+}

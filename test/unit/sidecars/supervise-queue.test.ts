@@ -1,0 +1,127 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  type Answer,
+  answerFile,
+  answerOnce,
+  newProposalId,
+  Proposal,
+  proposalFile,
+  readAnswer,
+  waitForAnswer,
+  writeProposal,
+} from "../../../sidecars/supervise/queue.js";
+
+describe("supervise queue", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "bb-queue-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const proposal = (id = newProposalId()): Proposal => ({
+    id,
+    bottle: "probe-1234",
+    kind: "egress-dlp",
+    summary: "egress held POST api.example.com/v1: known secret X (raw) in body",
+    payload: { host: "api.example.com" },
+    created_at: new Date().toISOString(),
+  });
+  const answer = (id: string, decision: Answer["decision"] = "approve"): Answer => ({
+    id,
+    decision,
+    decided_by: "tester",
+    decided_at: new Date().toISOString(),
+  });
+
+  it("makes unguessable ids: 128 random bits as 32 hex digits", () => {
+    const ids = new Set(Array.from({ length: 1000 }, newProposalId));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it("writes a proposal whole, as <id>.proposal.json with mode 0600, leaving no temp file", () => {
+    const written = proposal();
+    writeProposal(dir, written);
+    const file = proposalFile(dir, written.id);
+    expect(path.basename(file)).toBe(`${written.id}.proposal.json`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(Proposal.parse(JSON.parse(readFileSync(file, "utf8")))).toEqual(written);
+    expect(readdirSync(dir)).toEqual([`${written.id}.proposal.json`]);
+  });
+
+  it("refuses to write a proposal that breaks the schema", () => {
+    expect(() => writeProposal(dir, { ...proposal(), kind: "anything" as never })).toThrow();
+    expect(() => writeProposal(dir, { ...proposal(), summary: "" })).toThrow();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("fails loudly when the queue folder is missing (callers turn that into a refusal)", () => {
+    expect(() => writeProposal(path.join(dir, "gone"), proposal())).toThrow(/supervise queue .*gone is unavailable: ENOENT/);
+  });
+
+  it("rejects ids that are not the id grammar, so no file name can walk out of the folder", () => {
+    expect(() => answerFile(dir, "../../etc/passwd")).toThrow(/invalid proposal id/);
+    expect(() => readAnswer(dir, "ABC")).toThrow(/invalid proposal id/);
+  });
+
+  it("keeps the first answer: a second one cannot replace it", () => {
+    const id = newProposalId();
+    expect(answerOnce(dir, answer(id, "approve"))).toMatchObject({ kind: "answer", answer: { decision: "approve" } });
+    expect(answerOnce(dir, answer(id, "reject"))).toMatchObject({ kind: "answer", answer: { decision: "approve" } });
+    expect(statSync(answerFile(dir, id)).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual([`${id}.answer.json`]);
+  });
+
+  it.each([
+    ["not JSON", "{ approve", /answer is not JSON/],
+    ["a decision that is not approve or reject", JSON.stringify({ ...answer("x"), decision: "yes" }), /answer is invalid: decision/],
+    ["an unknown key", JSON.stringify({ ...answer("x"), approved: true }), /answer is invalid/],
+    ["no decided_by", JSON.stringify({ ...answer("x"), decided_by: undefined }), /answer is invalid: decided_by/],
+    ["another proposal's id", "OTHER", /answer names another proposal/],
+  ])("reads an answer with %s as malformed (a refusal)", (_what, content, reason) => {
+    const id = newProposalId();
+    const text = content === "OTHER" ? JSON.stringify(answer(newProposalId())) : content.replace('"x"', JSON.stringify(id));
+    writeFileSync(answerFile(dir, id), text);
+    const outcome = readAnswer(dir, id);
+    expect(outcome?.kind).toBe("malformed");
+    expect(outcome?.kind === "malformed" && outcome.reason).toMatch(reason);
+  });
+
+  it("has no answer until one is written", () => {
+    expect(readAnswer(dir, newProposalId())).toBeNull();
+  });
+
+  it("wakes a waiter when the answer lands", async () => {
+    const id = newProposalId();
+    // A poll interval far beyond the test's wait: only the watcher can deliver in time.
+    const waiting = waitForAnswer(dir, id, { timeoutMs: 20_000, pollMs: 60_000 });
+    answerOnce(dir, answer(id, "reject"));
+    const started = Date.now();
+    expect(await waiting).toMatchObject({ kind: "answer", answer: { id, decision: "reject" } });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("finds an answer by polling where no watcher reports it", async () => {
+    const id = newProposalId();
+    const waiting = waitForAnswer(path.join(dir, "."), id, { timeoutMs: 20_000, pollMs: 20 });
+    answerOnce(dir, answer(id));
+    expect((await waiting).kind).toBe("answer");
+  });
+
+  it("returns timeout when nobody answers within the bound, and aborted when asked to stop", async () => {
+    expect(await waitForAnswer(dir, newProposalId(), { timeoutMs: 50 })).toEqual({ kind: "timeout" });
+    const controller = new AbortController();
+    const waiting = waitForAnswer(dir, newProposalId(), { timeoutMs: 20_000, signal: controller.signal });
+    controller.abort();
+    expect(await waiting).toEqual({ kind: "aborted" });
+  });
+
+  it("returns an answer that was already there", async () => {
+    const id = newProposalId();
+    answerOnce(dir, answer(id));
+    expect((await waitForAnswer(dir, id, { timeoutMs: 1_000 })).kind).toBe("answer");
+  });
+});
