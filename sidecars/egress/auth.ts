@@ -17,12 +17,13 @@ export function withoutCredentials(rawHeaders: readonly string[]): string[] {
 
 export type Injection = { ok: true; headers: string[] } | { ok: false; reason: string };
 
-/** Adds `Authorization: <scheme> <token>`, the token read from the named variable of `env`. */
+/** Adds the route's credential header (`Authorization: <scheme> <token>` or `x-api-key: <token>`), the token read from the named variable of `env`. */
 export function injectToken(rawHeaders: readonly string[], auth: RouteAuth, env: NodeJS.ProcessEnv): Injection {
   const token = env[auth.token_env];
   // Fail closed: forwarding without the credential would only confuse, and a
   // token with a line break could split the header.
   if (!token) return { ok: false, reason: `the route's token (${auth.token_env}) is not set in egress` };
   if (/[\r\n\0]/.test(token)) return { ok: false, reason: `the route's token (${auth.token_env}) contains a line break` };
+  if (auth.scheme === "x-api-key") return { ok: true, headers: [...rawHeaders, "x-api-key", token] };
   return { ok: true, headers: [...rawHeaders, "Authorization", `${auth.scheme} ${token}`] };
 }

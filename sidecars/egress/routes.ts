@@ -42,7 +42,8 @@ export const RouteMatch = z.strictObject({
 });
 
 export const RouteAuth = z.strictObject({
-  scheme: z.enum(["Bearer", "token"]),
+  /** Bearer and token go in `Authorization: <scheme> <token>`; x-api-key is the header of that name (Anthropic API keys). */
+  scheme: z.enum(["Bearer", "token", "x-api-key"]),
   /** Name of the variable, in the egress process environment, that holds the token. */
   token_env: EnvVarName,
 });

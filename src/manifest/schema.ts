@@ -44,7 +44,8 @@ export const RouteMatch = z.strictObject({
 });
 
 export const RouteAuth = z.strictObject({
-  scheme: z.enum(["Bearer", "token"]),
+  /** `Authorization: Bearer|token <value>`, or the `x-api-key` header (Anthropic API keys). */
+  scheme: z.enum(["Bearer", "token", "x-api-key"]),
   token_ref: HostEnvName,
 });
 
@@ -102,8 +103,10 @@ export const AgentProvider = z.strictObject({
   /** claude | codex | the name of a user plugin under $BOT_BOTTLE_HOME/contrib/. */
   template: ManifestName,
   dockerfile: z.string().min(1).optional(),
-  /** Name of a HOST variable holding Claude's long-lived OAuth token. */
+  /** Name of a HOST variable holding the model API credential (Claude: a long-lived OAuth token by default). */
   auth_token: HostEnvName.optional(),
+  /** What `auth_token` holds, for Claude: an OAuth token (the default) or an API key. */
+  auth_kind: z.enum(["oauth", "api_key"]).optional(),
   forward_host_credentials: z.boolean().optional(),
   settings: z.record(z.string(), z.unknown()).optional(),
 });

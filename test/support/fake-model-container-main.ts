@@ -28,7 +28,9 @@ const server = tls.createServer({ cert: readFileSync("/fake/cert.pem"), key: rea
   const upstream = net.connect(port, "127.0.0.1");
   // What the client sent to authenticate, as the fake saw it (egress injects it).
   socket.on("data", (chunk: Buffer) => {
-    for (const match of chunk.toString("latin1").matchAll(/^authorization: *(.*?)\r$/gim)) process.stdout.write(`${JSON.stringify({ authorization: match[1] })}\n`);
+    for (const match of chunk.toString("latin1").matchAll(/^(authorization|x-api-key): *(.*?)\r$/gim)) {
+      process.stdout.write(`${JSON.stringify({ credential: `${match[1]!.toLowerCase()}: ${match[2]}` })}\n`);
+    }
   });
   socket.pipe(upstream).pipe(socket);
   socket.on("error", () => upstream.destroy());

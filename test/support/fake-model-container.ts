@@ -76,7 +76,7 @@ export interface FakeModelContainer {
   name: string;
   /** The tool results the agent sent back on its latest turn. */
   toolResults(): Promise<string[]>;
-  /** The Authorization header of every request the fake received, in order. */
+  /** The credential header of every request the fake received (`authorization: ...` or `x-api-key: ...`), in order. */
   credentials(): Promise<string[]>;
   /** Everything the container printed. */
   logs(): Promise<string>;
@@ -135,8 +135,8 @@ export async function startFakeModelContainer(options: {
     async credentials() {
       return (await logs())
         .split("\n")
-        .filter((line) => line.startsWith('{"authorization"'))
-        .map((line) => (JSON.parse(line) as { authorization: string }).authorization);
+        .filter((line) => line.startsWith('{"credential"'))
+        .map((line) => (JSON.parse(line) as { credential: string }).credential);
     },
     async remove() {
       await execa("docker", ["rm", "-f", options.name], { reject: false });

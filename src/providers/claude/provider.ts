@@ -6,12 +6,15 @@ import { claudeHeadless } from "./headless.js";
 
 const GUEST_HOME = "/home/node";
 const DEFAULT_API = "https://api.anthropic.com";
-/** A fixed, non-secret stand-in: Claude Code starts without a login, egress swaps in the real token. */
+/** Fixed, non-secret stand-ins: Claude Code starts without a login, egress swaps in the real credential. */
 export const CLAUDE_PLACEHOLDER_TOKEN = "bot-bottle-placeholder-oauth-token";
+export const CLAUDE_PLACEHOLDER_API_KEY = "sk-ant-api03-bot-bottle-placeholder";
 
 /** Claude Code's first-run state, pre-answered so headless runs never stop at a prompt. */
-function onboardingState(workspace: string) {
+function onboardingState(workspace: string, apiKey: string | undefined) {
   return {
+    // An interactive session asks once whether to use a key from the environment; it is the placeholder.
+    ...(apiKey ? { customApiKeyResponses: { approved: [apiKey.slice(-20)], rejected: [] } } : {}),
     hasCompletedOnboarding: true,
     lastOnboardingVersion: "2.1.197",
     numStartups: 1,
@@ -37,13 +40,18 @@ export const claudeProvider: Provider = {
     const routes: EgressRoute[] = [];
     const secrets: Record<string, { kind: "env"; name: string }> = {};
     if (provider.auth_token) {
-      env.CLAUDE_CODE_OAUTH_TOKEN = CLAUDE_PLACEHOLDER_TOKEN;
-      // A gateway set with ANTHROPIC_BASE_URL gets the token instead of Anthropic.
+      // An OAuth token travels as a Bearer token, an API key in x-api-key.
+      const apiKey = provider.auth_kind === "api_key";
+      if (apiKey) env.ANTHROPIC_API_KEY = CLAUDE_PLACEHOLDER_API_KEY;
+      else env.CLAUDE_CODE_OAUTH_TOKEN = CLAUDE_PLACEHOLDER_TOKEN;
+      // A gateway set with ANTHROPIC_BASE_URL gets the credential instead of Anthropic.
       const api = new URL(bottle.env.ANTHROPIC_BASE_URL ?? DEFAULT_API);
-      routes.push({ host: api.port ? `${api.hostname}:${api.port}` : api.hostname, auth: { scheme: "Bearer", token_ref: provider.auth_token } });
+      const host = api.port ? `${api.hostname}:${api.port}` : api.hostname;
+      routes.push({ host, auth: { scheme: apiKey ? "x-api-key" : "Bearer", token_ref: provider.auth_token } });
       secrets[provider.auth_token] = { kind: "env", name: provider.auth_token };
     }
-    const files = [{ path: `${GUEST_HOME}/.claude.json`, content: JSON.stringify(onboardingState(`${GUEST_HOME}/workspace`), null, 2) + "\n", mode: 0o600 }];
+    const state = onboardingState(`${GUEST_HOME}/workspace`, provider.auth_kind === "api_key" ? CLAUDE_PLACEHOLDER_API_KEY : undefined);
+    const files = [{ path: `${GUEST_HOME}/.claude.json`, content: JSON.stringify(state, null, 2) + "\n", mode: 0o600 }];
     if (provider.settings) {
       files.push({ path: `${GUEST_HOME}/.claude/settings.json`, content: JSON.stringify(provider.settings, null, 2) + "\n", mode: 0o600 });
     }

@@ -14,6 +14,7 @@ export const codexHeadless: HeadlessMode = {
     const [event] = jsonLines(line);
     if (!event) return undefined;
     const item = asRecord(event.item);
+    if (event.type === "thread.started") return "codex started";
     if (event.type === "item.completed" && item?.type === "agent_message") return `assistant: ${String(item.text).slice(0, 200)}`;
     if (event.type === "item.started" && item?.type === "mcp_tool_call") return `tool ${String(item.server)}.${String(item.tool)}`;
     if (event.type === "turn.completed") return "codex finished";

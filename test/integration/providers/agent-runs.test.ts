@@ -4,7 +4,7 @@ import path from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { CLAUDE_PLACEHOLDER_TOKEN } from "../../../src/providers/claude/provider.js";
+import { CLAUDE_PLACEHOLDER_API_KEY, CLAUDE_PLACEHOLDER_TOKEN } from "../../../src/providers/claude/provider.js";
 import { describeWithDocker, engineTestEnv } from "../../support/docker.js";
 import { createTestInternet, createTestCa, type TestInternet, startFakeModelContainer } from "../../support/fake-model-container.js";
 import { connectStdio } from "../../support/mcp-server.js";
@@ -29,6 +29,7 @@ interface ToolResult {
 describeWithDocker("bottled agents answer prompts with credentials they never hold", () => {
   const dir = useTempDir("bb-agent-runs-");
   const claudeToken = `sk-ant-oat01-${randomBytes(24).toString("hex")}`;
+  const claudeApiKey = `sk-ant-api03-${randomBytes(24).toString("hex")}`;
   const codexExpiry = Math.floor(Date.now() / 1000) + 7200;
   const codexAccessToken = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ exp: codexExpiry, "https://api.openai.com/auth": { chatgpt_account_id: "acct-test" } })}.${randomBytes(32).toString("base64url")}`;
   let env: Record<string, string> = {};
@@ -38,8 +39,8 @@ describeWithDocker("bottled agents answer prompts with credentials they never ho
   let internet: TestInternet;
   let ca: Awaited<ReturnType<typeof createTestCa>>;
 
-  const call = async (name: string, args: Record<string, unknown>) => {
-    const result = (await client.callTool({ name, arguments: args }, undefined, { timeout: 600_000 })) as ToolResult;
+  const call = async (name: string, args: Record<string, unknown>, onprogress?: (p: { message?: string }) => void) => {
+    const result = (await client.callTool({ name, arguments: args }, undefined, { timeout: 600_000, onprogress })) as ToolResult;
     if (result.isError) throw new Error(`${name} failed: ${result.content?.[0]?.text}\n${stderr()}`);
     return result.structuredContent!;
   };
@@ -72,7 +73,12 @@ describeWithDocker("bottled agents answer prompts with credentials they never ho
         "",
       ].join("\n"),
     );
+    writeFileSync(
+      path.join(home, "bottles", "claude-key-fake.md"),
+      `---\nextends: claude-fake\nagent_provider:\n  auth_token: HOST_CLAUDE_API_KEY\n  auth_kind: api_key\n---\n`,
+    );
     writeFileSync(path.join(home, "agents", "claude-runner.md"), "---\nbottle: claude-fake\n---\nYou answer in one line.\n");
+    writeFileSync(path.join(home, "agents", "claude-key-runner.md"), "---\nbottle: claude-key-fake\n---\nYou answer in one line.\n");
     writeFileSync(path.join(home, "agents", "codex-runner.md"), "---\nbottle: codex-fake\n---\nYou answer in one line.\n");
     writeFileSync(
       path.join(codexHome, "auth.json"),
@@ -86,6 +92,7 @@ describeWithDocker("bottled agents answer prompts with credentials they never ho
       BOT_BOTTLE_LOG: "info",
       BOT_BOTTLE_EGRESS_EXTRA_CA: ca.certFile,
       HOST_CLAUDE_TOKEN: claudeToken,
+      HOST_CLAUDE_API_KEY: claudeApiKey,
       CODEX_HOME: codexHome,
       BOT_BOTTLE_EGRESS_ALLOW_NETWORKS: internet.subnet,
     };
@@ -120,24 +127,28 @@ describeWithDocker("bottled agents answer prompts with credentials they never ho
   }
 
   it.each([
-    { provider: "claude", agent: "claude-runner", dialect: "anthropic" as const },
-    { provider: "codex", agent: "codex-runner", dialect: "openai" as const },
-  ] as const)("$provider: exec_in_bottle with a prompt returns the fake model's answer", async ({ provider, agent, dialect }) => {
+    { provider: "claude", agent: "claude-runner", dialect: "anthropic", header: "authorization: Bearer ", secret: () => claudeToken, placeholder: CLAUDE_PLACEHOLDER_TOKEN },
+    { provider: "claude with an API key", agent: "claude-key-runner", dialect: "anthropic", header: "x-api-key: ", secret: () => claudeApiKey, placeholder: CLAUDE_PLACEHOLDER_API_KEY },
+    { provider: "codex", agent: "codex-runner", dialect: "openai", header: "authorization: Bearer ", secret: () => codexAccessToken, placeholder: "bot-bottle-placeholder" },
+  ] as const)("$provider: exec_in_bottle with a prompt returns the fake model's answer", async ({ provider, agent, dialect, header, secret: secretOf, placeholder }) => {
     const record = await call("start_bottle", { agent });
     const id = String(record.id);
     started.push(id);
     await internet.connect(`bot-bottle-${id}-bundle`);
-    const fake = await startFakeModelContainer({ name: `bb-fake-${provider}-${process.pid}`, network: internet.name, host: FAKE_HOST, dialect, steps: [], answer: ANSWER, ca });
+    const fake = await startFakeModelContainer({ name: `bb-fake-${agent}-${process.pid}`, network: internet.name, host: FAKE_HOST, dialect, steps: [], answer: ANSWER, ca });
     try {
-      const run = await call("exec_in_bottle", { bottle_id: id, prompt: "Answer the test.", timeout_s: 240 });
+      const progress: string[] = [];
+      const run = await call("exec_in_bottle", { bottle_id: id, prompt: "Answer the test.", timeout_s: 240 }, (p) => progress.push(p.message ?? ""));
+      // The agent's own events are relayed while it works (its start comes well before the result).
+      expect(progress[0]).toMatch(/^(claude|codex) started$/);
       expect(run.result_text, JSON.stringify(run)).toBe(ANSWER);
       expect(run.exit_code).toBe(0);
 
-      const secret = provider === "claude" ? claudeToken : codexAccessToken;
+      const secret = secretOf();
       const credentials = await fake.credentials();
       expect(credentials.length).toBeGreaterThan(0);
-      expect(credentials.every((c) => c === `Bearer ${secret}`), credentials.join("\n")).toBe(true);
-      await expectNowhereInBottle(id, secret, provider === "claude" ? CLAUDE_PLACEHOLDER_TOKEN : "bot-bottle-placeholder");
+      expect(credentials.every((c) => c === `${header}${secret}`), credentials.join("\n")).toBe(true);
+      await expectNowhereInBottle(id, secret, placeholder);
       // In the bundle, of the daemons only egress holds the token (supervise does not).
       const holders = await execa("docker", [
         "exec", `bot-bottle-${id}-bundle`, "sh", "-c",

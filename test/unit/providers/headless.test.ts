@@ -49,6 +49,11 @@ describe("codex headless mode", () => {
     expect(outcome.structured).toMatchObject({ type: "agent_message", text: "codex fake answer" });
   });
 
+  it("describes the start, the answer and the end for progress", () => {
+    const described = fixture("codex-exec.jsonl").trim().split("\n").map((l) => codexHeadless.describeLine(l)).filter(Boolean);
+    expect(described).toEqual(["codex started", "assistant: codex fake answer", "codex finished"]);
+  });
+
   it("reports a failed turn", () => {
     const outcome = codexHeadless.outcome('{"type":"turn.failed","error":{"message":"quota"}}\n');
     expect(outcome.result_text).toBeNull();

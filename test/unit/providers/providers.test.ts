@@ -4,7 +4,7 @@ import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import type { EffectiveBottle } from "../../../src/manifest/schema.js";
-import { CLAUDE_PLACEHOLDER_TOKEN, claudeProvider } from "../../../src/providers/claude/provider.js";
+import { CLAUDE_PLACEHOLDER_API_KEY, CLAUDE_PLACEHOLDER_TOKEN, claudeProvider } from "../../../src/providers/claude/provider.js";
 import { jwtClaims } from "../../../src/providers/codex/auth.js";
 import { codexProvider } from "../../../src/providers/codex/provider.js";
 import { resolveProvider } from "../../../src/providers/registry.js";
@@ -25,6 +25,14 @@ describe("claude provider", () => {
     expect(setup.secrets).toEqual({ MY_CLAUDE_TOKEN: { kind: "env", name: "MY_CLAUDE_TOKEN" } });
     expect(setup.env.CLAUDE_CODE_OAUTH_TOKEN).toBe(CLAUDE_PLACEHOLDER_TOKEN);
     expect(JSON.stringify(setup)).not.toContain("real-secret");
+  });
+
+  it("with auth_kind api_key, injects the key as x-api-key and gives the agent a placeholder key", () => {
+    const setup = claudeProvider.setup({ bottle: bottle({ template: "claude", auth_token: "MY_KEY", auth_kind: "api_key" }), hostEnv: { MY_KEY: "sk-ant-api03-real" }, prompt: "" });
+    expect(setup.routes).toEqual([{ host: "api.anthropic.com", auth: { scheme: "x-api-key", token_ref: "MY_KEY" } }]);
+    expect(setup.env.ANTHROPIC_API_KEY).toBe(CLAUDE_PLACEHOLDER_API_KEY);
+    expect(setup.env.CLAUDE_CODE_OAUTH_TOKEN).toBeUndefined();
+    expect(JSON.stringify(setup)).not.toContain("sk-ant-api03-real");
   });
 
   it("sends the token to a gateway given by ANTHROPIC_BASE_URL instead", () => {

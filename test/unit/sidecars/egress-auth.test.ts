@@ -17,6 +17,11 @@ describe("credential injection", () => {
     expect(injectToken([], { scheme: "Bearer", token_env: "EGRESS_TOKEN_GH" }, env)).toEqual({ ok: true, headers: ["Authorization", "Bearer ghs_real"] });
   });
 
+  it("injects an API key as the x-api-key header, with no Authorization", () => {
+    const injected = injectToken(withoutCredentials(agentSent), { scheme: "x-api-key", token_env: "EGRESS_TOKEN_KEY" }, { EGRESS_TOKEN_KEY: "sk-ant-api03-real" });
+    expect(injected).toEqual({ ok: true, headers: ["Host", "api.example.com", "Accept", "*/*", "x-api-key", "sk-ant-api03-real"] });
+  });
+
   it("fails closed when the token is missing, empty or would split the header", () => {
     const auth = { scheme: "Bearer" as const, token_env: "EGRESS_TOKEN_X" };
     expect(injectToken([], auth, {})).toEqual({ ok: false, reason: "the route's token (EGRESS_TOKEN_X) is not set in egress" });
