@@ -28,6 +28,8 @@ export interface Bottle {
   /** Copies a host file or folder to a guest path (landing owned by root). */
   cpIn(hostPath: string, guestPath: string): Promise<void>;
   cpOut(guestPath: string, hostPath: string): Promise<void>;
+  /** Removes everything the bottle is made of; returns what was removed. */
+  stop(): Promise<string[]>;
 }
 
 /** What a backend finds of a bottle by asking its engine (labels), for re-discovery and gc. */

@@ -4,7 +4,12 @@
 // package.json says how to read it, and CommonJS is Node's default there.
 // A package.json in the output folder says the same for this checkout, whose
 // own package.json declares ESM.
-import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+//
+// The files are built beside the output folder and renamed into it one by one
+// (a rename replaces a file atomically): a bottle starting during a rebuild
+// must never find forwarder.js missing, or Docker would bind-mount an empty
+// directory in its place.
+import { copyFile, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { build } from "esbuild";
 
 const outdir = "dist/sidecars-bundle";
@@ -15,16 +20,25 @@ const entries = {
   forwarder: "sidecars/forwarder/main.ts",
 };
 
-await rm(outdir, { recursive: true, force: true });
-await mkdir(outdir, { recursive: true });
+const staging = `${outdir}.staging-${process.pid}`;
+await rm(staging, { recursive: true, force: true });
+await mkdir(staging, { recursive: true });
 await build({
   entryPoints: entries,
-  outdir,
+  outdir: staging,
   bundle: true,
   platform: "node",
   format: "cjs",
   target: "node20",
   logLevel: "warning",
 });
-await copyFile("sidecars/Dockerfile", `${outdir}/Dockerfile`);
-await writeFile(`${outdir}/package.json`, `${JSON.stringify({ type: "commonjs" })}\n`);
+await copyFile("sidecars/Dockerfile", `${staging}/Dockerfile`);
+await writeFile(`${staging}/package.json`, `${JSON.stringify({ type: "commonjs" })}\n`);
+
+await mkdir(outdir, { recursive: true });
+const built = await readdir(staging);
+for (const name of built) await rename(`${staging}/${name}`, `${outdir}/${name}`);
+for (const name of await readdir(outdir)) {
+  if (!built.includes(name)) await rm(`${outdir}/${name}`, { recursive: true, force: true });
+}
+await rm(staging, { recursive: true, force: true });

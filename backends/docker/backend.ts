@@ -67,6 +67,7 @@ export class DockerBackend implements Backend {
       defaultUser: plan.guest.user,
       homes: { [plan.guest.user]: plan.guest.home, root: "/root" },
       workspace: plan.guest.workspace,
+      remove: () => this.remove(plan.id, plan.homeLabel),
     });
   }
 

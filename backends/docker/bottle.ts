@@ -15,6 +15,8 @@ interface DockerBottleTarget {
   defaultUser: string;
   homes: Record<string, string>;
   workspace: string;
+  /** Removes the bottle's containers, network and volume. */
+  remove: () => Promise<string[]>;
 }
 
 /** Collects one output stream up to a byte cap, remembering whether anything was dropped. */
@@ -134,5 +136,9 @@ export class DockerBottle implements Bottle {
 
   async cpOut(guestPath: string, hostPath: string): Promise<void> {
     await docker(["cp", `${this.target.container}:${guestPath}`, hostPath]);
+  }
+
+  stop(): Promise<string[]> {
+    return this.target.remove();
   }
 }

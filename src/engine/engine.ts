@@ -215,7 +215,8 @@ export class Engine {
     if (!metadata || !plan) {
       throw new UserError(`no bottle with id "${id}" (known bottles: ${this.state.ids().join(", ") || "none"})`);
     }
-    const removed = await (await this.ready(plan.backend)).remove(id, plan.homeLabel);
+    // Through the handle whatever the recorded status: stopping also clears a half-made bottle.
+    const removed = await (await this.ready(plan.backend)).attach(plan).stop();
     this.state.updateMetadata(id, { status: "stopped", stopped_at: new Date().toISOString(), starter_pid: null });
     log.info({ bottle: id, removed }, "bottle stopped");
     return { id, removed };
