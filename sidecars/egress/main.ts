@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import { removeStaleSocket } from "../stale-socket.js";
 import { joinSockets } from "../join-sockets.js";
 import { allowedNetworks, FORBIDDEN_ADDRESS } from "./addresses.js";
 import { type DecisionRecord, DecisionLog } from "./audit.js";
@@ -269,7 +270,11 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => process.exit(0));
   process.on("SIGINT", () => process.exit(0));
 
-  removeStaleSocket(socketPath);
+  try {
+    removeStaleSocket(socketPath);
+  } catch (error) {
+    fatal((error as Error).message);
+  }
   const listening = [listen(createProxyServer(), { path: socketPath })];
   const tcp = process.env.EGRESS_LISTEN;
   if (tcp) listening.push(listen(createProxyServer(), tcpListenAddress(tcp)));
@@ -281,15 +286,6 @@ async function main(): Promise<void> {
   }
 }
 
-function removeStaleSocket(path: string): void {
-  try {
-    if (!lstatSync(path).isSocket()) fatal(`${path} exists and is not a socket; refusing to replace it`);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-    fatal(`cannot inspect ${path}: ${(error as Error).message}`);
-  }
-  rmSync(path);
-}
 
 function describeAddress(server: http.Server): string {
   const address = server.address();

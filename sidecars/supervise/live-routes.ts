@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fchownSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
-import path from "node:path";
+import { createHash } from "node:crypto";
+import { readFileSync, renameSync } from "node:fs";
+import { writeOwnedTemp } from "../owned-temp-file.js";
 import { parseRoutesFile, type Route, type RoutesFile } from "../egress/routes.js";
 import { type MergeEffect, mergeRoute } from "./route-merge.js";
 
@@ -63,22 +63,9 @@ export class LiveRoutes {
     }
   }
 
-  /** Temp file, synced, owned like the folder (the host user), then renamed over the old one. */
+  /** Written whole, owned like the folder (the host user), then renamed over the old one. */
   #write(text: string): void {
-    const owner = statSync(path.dirname(this.file));
-    const temp = `${this.file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    const fd = openSync(temp, "wx", 0o644);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-      try {
-        fchownSync(fd, owner.uid, owner.gid);
-      } catch {
-        // Not root: the file is already ours.
-      }
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, this.file);
+    renameSync(writeOwnedTemp(this.file, text, 0o644), this.file);
   }
+
 }

@@ -1,6 +1,6 @@
-import { lstatSync, rmSync } from "node:fs";
 import http from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { removeStaleSocket } from "../stale-socket.js";
 import { startApplier } from "./applier.js";
 import { egressReloader } from "./egress-reload.js";
 import { LiveRoutes } from "./live-routes.js";
@@ -48,15 +48,6 @@ const jsonRpcError = (res: http.ServerResponse, status: number, message: string)
   res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
 };
 
-function removeStaleSocket(path: string): void {
-  try {
-    if (!lstatSync(path).isSocket()) fatal(`${path} exists and is not a socket; refusing to replace it`);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-    fatal(`cannot inspect ${path}: ${(error as Error).message}`);
-  }
-  rmSync(path);
-}
 
 async function main(): Promise<void> {
   const queueDir = process.env.SUPERVISE_QUEUE_DIR || fatal("SUPERVISE_QUEUE_DIR is not set (the bottle's queue folder)");
@@ -101,7 +92,11 @@ async function main(): Promise<void> {
 
   process.on("SIGTERM", () => process.exit(0));
   process.on("SIGINT", () => process.exit(0));
-  removeStaleSocket(socketPath);
+  try {
+    removeStaleSocket(socketPath);
+  } catch (error) {
+    fatal((error as Error).message);
+  }
   httpServer.once("error", (error) => fatal(`cannot listen on ${socketPath}: ${error.message}`));
   httpServer.listen(socketPath, () => {
     say(`ready on unix:${socketPath}, queue ${queueDir}, waiting up to ${supervisor.settings.timeoutMs} ms per call`);

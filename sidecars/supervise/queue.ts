@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fchownSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch, writeSync } from "node:fs";
+import { linkSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { writeOwnedTemp } from "../owned-temp-file.js";
 
 // The supervise queue: how a sidecar (egress holding a request, git-gate, the
 // supervise MCP server) asks a human or an outer agent for a decision, and how
@@ -85,23 +86,10 @@ function requireQueue(dir: string): { uid: number; gid: number } {
   return { uid: stats.uid, gid: stats.gid };
 }
 
-/** Writes a temp file beside `file`, complete and synced, owned like the folder. */
+/** A complete temp file beside `file`, in a queue folder that must exist. */
 function writeTemp(dir: string, file: string, content: string): string {
-  const owner = requireQueue(dir);
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fd = openSync(temp, "wx", FILE_MODE);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-    try {
-      fchownSync(fd, owner.uid, owner.gid);
-    } catch {
-      // Not root: the file is already ours, and ours is the folder's owner.
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return temp;
+  requireQueue(dir);
+  return writeOwnedTemp(file, content, FILE_MODE);
 }
 
 export function writeProposal(dir: string, proposal: Proposal): void {

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { type CallToolResult, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { waitUntil } from "../../src/wait-until.js";
 import { readAudit } from "../../src/supervise/audit.js";
 import { runCli } from "../support/cli.js";
 import { describeWithDocker, engineTestEnv } from "../support/docker.js";
@@ -43,15 +44,9 @@ const NETWORK = "bb-sv-codex-net";
 const structured = <T>(result: unknown) => (result as CallToolResult).structuredContent as T;
 type Exec = { exit_code: number; stdout: string; stderr: string };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+/** Waits on a condition (bounded), polling as it goes. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> =>
+  waitUntil(what, async () => await probe(), { timeoutMs, intervalMs: 250 });
 
 describeWithDocker("supervise: real Codex in a bottle asks, the outer agent rejects with notes", () => {
   const root = mkdtempSync(path.join(os.tmpdir(), "bb-supervise-codex-"));

@@ -7,6 +7,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type CallToolResult, ElicitRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitUntil } from "../../../src/wait-until.js";
 import type { RoutesFile } from "../../../sidecars/egress/routes.js";
 import { answerFile } from "../../../sidecars/supervise/queue.js";
 import { homePaths } from "../../../src/home.js";
@@ -44,15 +45,9 @@ function viaEgress(egressPort: number, upstreamPort: number, urlPath: string): P
   });
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** Waits on a condition (bounded), polling as it goes. */
+const until = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> =>
+  waitUntil(what, async () => await probe(), { timeoutMs, intervalMs: 25 });
 
 describe("the supervise loop (bundle daemons, forwarder, bot-bottle mcp)", () => {
   const home = mkdtempSync(path.join(os.tmpdir(), "bb-supervise-loop-"));
