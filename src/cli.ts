@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { registerCommands } from "./commands/index.js";
+import { packageRoot } from "./package-root.js";
 import { UserError } from "./user-error.js";
 
 // Thin: each command lives in src/commands/ and only parses arguments before
 // handing over to the engine. Usage errors exit 2; failures exit 1.
 const program = new Command("bot-bottle")
   .description("Run coding agents in sandboxed bottles, driven from an MCP client or this CLI.")
+  .version((JSON.parse(readFileSync(path.join(packageRoot, "package.json"), "utf8")) as { version: string }).version)
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 

@@ -68,6 +68,12 @@ describe("bot-bottle CLI: manifest commands", () => {
     expect((await run(["schema", "--kind", "bottel"], home)).code).toBe(2);
   });
 
+  it("prints the package version with --version", async () => {
+    const home = await fixtureDir();
+    const version = (JSON.parse(readFileSync(path.join(import.meta.dirname, "..", "..", "..", "package.json"), "utf8")) as { version: string }).version;
+    expect(await run(["--version"], home)).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+
   it("init scaffolds a home that validates, and refuses to run twice", async () => {
     const home = path.join(await fixtureDir(), "home");
     const first = await run(["init"], home);
