@@ -10,6 +10,7 @@
 // must never find forwarder.js missing, or Docker would bind-mount an empty
 // directory in its place.
 import { copyFile, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import process from "node:process";
 import { build } from "esbuild";
 
 const outdir = "dist/sidecars-bundle";
