@@ -20,7 +20,7 @@ import { baseImage, describeWithDocker, engineTestEnv } from "../../support/dock
 
 const fixtureHome = path.join(repoRoot, "test", "fixtures", "homes", "egress");
 const PUBLIC_NAMES = ["pass.upstream.test", "api.upstream.test", "redact.upstream.test", "hold.upstream.test", "late.upstream.test"];
-const HOLD_SECONDS = 4;
+const HOLD_SECONDS = 8;
 const CANARY_VAR = "EGRESS_SECRET_BB_EGRESS_TEST_CANARY";
 const UNDICI = "/usr/local/lib/node_modules/npm/node_modules/undici";
 
@@ -318,7 +318,7 @@ describeWithDocker("egress in a real bottle", () => {
     const result = await fetchOne({ id: "unanswered", url: "https://hold.upstream.test/v1/report", headers: { "x-key": `ghp_${"Zx9".repeat(12)}` } });
     expect(Date.now() - started).toBeGreaterThanOrEqual(HOLD_SECONDS * 1000 - 500);
     expect(result.status).toBe(403);
-    expect(result.reason).toMatch(/^DLP: GitHub token in header x-key; held for review and refused by egress \(timeout\): no answer within 4 s/);
+    expect(result.reason).toMatch(new RegExp(`^DLP: GitHub token in header x-key; held for review and refused by egress \\(timeout\\): no answer within ${HOLD_SECONDS} s`));
     const proposal = await newProposal(before);
     const answer = Answer.parse(JSON.parse(readFileSync(answerFile(plan.sidecars.queueDir, proposal.id), "utf8")));
     expect(answer).toMatchObject({ decision: "reject", decided_by: "egress (timeout)" });

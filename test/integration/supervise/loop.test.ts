@@ -111,6 +111,19 @@ describe("the supervise loop (bundle daemons, forwarder, bot-bottle mcp)", () =>
     return { client, updates, logs, elicited, pid: transport.pid! };
   };
 
+  /**
+   * The agent's final answer to a call made before the decision: a slow
+   * machine can pass the wait bound first, and then the agent asks again with
+   * await-decision, as its tool description tells it to.
+   */
+  const decided = async (call: Promise<unknown>): Promise<Decision> => {
+    let answer = structured<Decision>(await call);
+    for (let attempt = 0; answer.status === "pending" && attempt < 20; attempt++) {
+      answer = structured<Decision>(await agent.callTool({ name: "await-decision", arguments: { request_id: answer.request_id } }));
+    }
+    return answer;
+  };
+
   const pendingIds = async (outer: Client) => structured<{ proposals: { id: string }[] }>(await outer.callTool({ name: "supervise_list", arguments: {} })).proposals.map((p) => p.id);
 
   beforeAll(async () => {
@@ -174,7 +187,7 @@ describe("the supervise loop (bundle daemons, forwarder, bot-bottle mcp)", () =>
       const decision = await outer.client.callTool({ name: "supervise_approve", arguments: { request_id: id, decision: "approve", notes: "for the test" } });
       expect(structured<{ decision: string; decided_by: string }>(decision)).toMatchObject({ decision: "approve", decided_by: "the outer agent (supervise_approve)" });
 
-      const answered = structured<Decision>(await call);
+      const answered = await decided(call);
       expect(answered).toMatchObject({ request_id: id, status: "approved", notes: "for the test" });
       expect(answered.message).toContain(`the route for 127.0.0.1 is added to egress and live now`);
       expect(await viaEgress(egressPort, upstream.port, "/after")).toEqual({ status: 200, body: "upstream saw GET /after (0 body bytes)" });
@@ -218,9 +231,7 @@ describe("the supervise loop (bundle daemons, forwarder, bot-bottle mcp)", () =>
   it("asks the human through elicitation when the client supports it, and records who answered", async () => {
     const outer = await startOuter({ elicit: () => ({ action: "accept", content: { decision: "approve", notes: "go ahead", answered_by: "Ada" } }) });
     try {
-      const result = structured<Decision>(
-        await agent.callTool({ name: "request-approval", arguments: { summary: "delete the cache", justification: "it is stale" } }, undefined, { timeout: 60_000 }),
-      );
+      const result = await decided(agent.callTool({ name: "request-approval", arguments: { summary: "delete the cache", justification: "it is stale" } }, undefined, { timeout: 60_000 }));
       expect(outer.elicited.some((m) => m.includes(`bottle ${BOTTLE} asks (request-approval): delete the cache`))).toBe(true);
       expect(result).toMatchObject({ status: "approved", notes: "go ahead", decided_by: "Ada (asked through outer-agent)" });
       // The answer file reaches the agent first; the outer server records it right after.
@@ -238,7 +249,7 @@ describe("the supervise loop (bundle daemons, forwarder, bot-bottle mcp)", () =>
       await until("the elicitation", () => (outer.elicited.length > 0 ? true : undefined));
       const [id] = await pendingIds(outer.client);
       await outer.client.callTool({ name: "supervise_approve", arguments: { request_id: id, decision: "approve" } });
-      expect(structured<Decision>(await call)).toMatchObject({ request_id: id, status: "approved" });
+      expect(await decided(call)).toMatchObject({ request_id: id, status: "approved" });
     } finally {
       await outer.client.close();
     }
@@ -248,7 +259,7 @@ describe("the supervise loop (bundle daemons, forwarder, bot-bottle mcp)", () =>
     const call = agent.callTool({ name: "egress-allow", arguments: { host: "evil.example.test", justification: "x" } }, undefined, { timeout: 60_000 });
     const id = await until("the proposal", () => readdir(queue).find((name) => name.endsWith(".proposal.json") && !readdir(queue).includes(name.replace("proposal", "answer")))?.slice(0, 32));
     writeFileSync(answerFile(queue, id), '{"decision": "approve"}');
-    expect(structured<Decision>(await call)).toMatchObject({ request_id: id, status: "rejected" });
+    expect(await decided(call)).toMatchObject({ request_id: id, status: "rejected" });
     expect(readFileSync(routesFile, "utf8")).not.toContain("evil.example.test");
 
     rmSync(queue, { recursive: true });
