@@ -10,6 +10,7 @@ import { Answer, answerFile, answerOnce, Proposal } from "../../../sidecars/supe
 import { BottlePlan } from "../../../src/engine/plan-schema.js";
 import { repoRoot, runCli } from "../../support/cli.js";
 import { baseImage, describeWithDocker, engineTestEnv } from "../../support/docker.js";
+import { placeRawAnswer } from "../../support/raw-answer.js";
 
 // Egress as the agent meets it, in a real bottle started by the built CLI:
 // fake internet hosts run in a container on a network the test creates (and
@@ -328,7 +329,7 @@ describeWithDocker("egress in a real bottle", () => {
     const before = proposals();
     const pending = fetchOne({ id: "malformed", url: "https://hold.upstream.test/v1/report", body: `sk_live_${"Ab3".repeat(9)}` });
     const proposal = await newProposal(before);
-    writeFileSync(answerFile(plan.sidecars.queueDir, proposal.id), JSON.stringify({ id: proposal.id, decision: "yes please" }));
+    placeRawAnswer(plan.sidecars.queueDir, proposal.id, JSON.stringify({ id: proposal.id, decision: "yes please" }));
     const result = await pending;
     expect(result.status).toBe(403);
     expect(result.reason).toMatch(/held for review; the answer is unusable \(answer is invalid: decision/);

@@ -9,10 +9,10 @@ import { type CallToolResult, ElicitRequestSchema, LoggingMessageNotificationSch
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitUntil } from "../../../src/wait-until.js";
 import type { RoutesFile } from "../../../sidecars/egress/routes.js";
-import { answerFile } from "../../../sidecars/supervise/queue.js";
 import { homePaths } from "../../../src/home.js";
 import { readAudit } from "../../../src/supervise/audit.js";
 import { cliPath } from "../../support/cli.js";
+import { placeRawAnswer } from "../../support/raw-answer.js";
 import { DaemonProcess } from "../sidecars/daemon-process.js";
 import { FakeUpstream, unusedPort } from "../sidecars/fake-upstream.js";
 
@@ -258,7 +258,7 @@ describe("the supervise loop (bundle daemons, forwarder, bot-bottle mcp)", () =>
   it("fails closed: a malformed answer and a missing queue are refusals", async () => {
     const call = agent.callTool({ name: "egress-allow", arguments: { host: "evil.example.test", justification: "x" } }, undefined, { timeout: 60_000 });
     const id = await until("the proposal", () => readdir(queue).find((name) => name.endsWith(".proposal.json") && !readdir(queue).includes(name.replace("proposal", "answer")))?.slice(0, 32));
-    writeFileSync(answerFile(queue, id), '{"decision": "approve"}');
+    placeRawAnswer(queue, id, '{"decision": "approve"}');
     expect(await decided(call)).toMatchObject({ request_id: id, status: "rejected" });
     expect(readFileSync(routesFile, "utf8")).not.toContain("evil.example.test");
 
