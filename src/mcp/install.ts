@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { tools } from "../../tools/registry.js";
+import { codexMcpSettingsCommand, codexMcpTimeouts } from "../providers/codex/mcp-settings.js";
 import { UserError } from "../user-error.js";
 import { SERVER_NAME } from "./server.js";
 
@@ -11,6 +12,9 @@ import { SERVER_NAME } from "./server.js";
 
 export type McpClient = "claude" | "codex";
 export type ClaudeScope = "user" | "project" | "local";
+
+/** How long Codex lets one of our tool calls run: well past exec_in_bottle's default timeout (600 s) and a first image build. */
+const CODEX_CALL_TIMEOUT_S = 3600;
 
 /** What the client runs to start the server, unless told otherwise. */
 export const DEFAULT_SERVER_COMMAND = ["npx", "-y", "bot-bottle", "mcp"];
@@ -52,6 +56,11 @@ export async function installServer(request: InstallRequest): Promise<string[]> 
   }
   const lines = [`registered the ${SERVER_NAME} MCP server with ${request.client}${request.client === "claude" ? ` (scope ${request.scope ?? "local"})` : ""}: ${request.command.join(" ")}`];
   if (request.client === "codex") {
+    // Codex's defaults (10 s to start, 60 s per call) would cut off a cold `npx` start, an image build or an agent run.
+    const [node, ...settingsArgs] = codexMcpSettingsCommand(SERVER_NAME, codexMcpTimeouts(CODEX_CALL_TIMEOUT_S), process.execPath);
+    const set = await execa(node!, settingsArgs, { reject: false, all: true, cwd: request.cwd, stdin: "ignore" });
+    if (set.exitCode !== 0) throw new UserError(`setting the server's timeouts in codex's config.toml failed: ${String(set.all ?? "").trim()}`);
+    lines.push(`set startup_timeout_sec and tool_timeout_sec = ${CODEX_CALL_TIMEOUT_S} for it, so long starts and runs are not cut off`);
     lines.push(
       `note: \`codex exec\` refuses tools that are not read-only unless you approve them: add default_tools_approval_mode = "approve" under [mcp_servers.${SERVER_NAME}] in $CODEX_HOME/config.toml`,
     );

@@ -84,7 +84,9 @@ export async function loadPluginProvider(home: string, template: string): Promis
         };
       },
     },
-    mcpRegistration: (name, url) =>
-      plugin.mcpRegistration ? z.array(z.unknown()).parse(plugin.mcpRegistration(name, url)).map((argv) => argvOf(argv, file, "mcpRegistration")) : [],
+    mcpRegistration: (name, url, callTimeoutS) =>
+      plugin.mcpRegistration
+        ? z.array(z.unknown()).parse(plugin.mcpRegistration(name, url, callTimeoutS)).map((argv) => argvOf(argv, file, "mcpRegistration"))
+        : [],
   };
 }

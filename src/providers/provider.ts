@@ -46,6 +46,10 @@ export interface Provider {
   /** Resolved at prepare time; may read host files (e.g. Codex's auth.json) but returns no secret value. */
   setup(context: SetupContext): ProviderSetup;
   readonly headless: HeadlessMode;
-  /** Commands, run as the agent user, that register an MCP server at `url` under `name`. */
-  mcpRegistration(name: string, url: string): string[][];
+  /**
+   * Commands, run as the agent user, that register an MCP server at `url`
+   * under `name`. A call to one of its tools may take up to `callTimeoutS`
+   * (supervise waits that long for an answer); the client must not give up first.
+   */
+  mcpRegistration(name: string, url: string, callTimeoutS: number): string[][];
 }

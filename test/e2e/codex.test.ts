@@ -42,13 +42,18 @@ describeWithDocker("Codex as the outer MCP client", () => {
         expect(attempt.exitCode, attempt.stderr).toBe(0);
         expect(attempt.stdout).toMatch(/registered the bot-bottle MCP server with codex/);
         expect(attempt.stdout).toMatch(/default_tools_approval_mode = "approve"/);
+        expect(attempt.stdout).toMatch(/set startup_timeout_sec and tool_timeout_sec = 3600/);
       }
       const config = readFileSync(path.join(codexHome, "config.toml"), "utf8");
       expect(config.match(/^\[mcp_servers\.bot-bottle\]$/gm)).toHaveLength(1);
+      expect(config.match(/^tool_timeout_sec = 3600$/gm)).toHaveLength(1);
       expect(config).toContain(`args = ["${cliPath}", "mcp"]`);
       expect(config).toContain(`BOT_BOTTLE_HOME = "${server.home}"`);
       const listed = await execa(e2eTool("codex"), ["mcp", "list"], { env, extendEnv: false, reject: false });
       expect(listed.stdout).toMatch(/^bot-bottle\s+node\s+\S*cli\.js mcp\s.*enabled/m);
+      // Codex reads the timeouts install set: long starts and runs are not cut off at its defaults (10 s, 60 s).
+      const entry = await execa(e2eTool("codex"), ["mcp", "get", "bot-bottle"], { env, extendEnv: false, reject: false });
+      expect(entry.stdout).toMatch(/startup_timeout_sec: 60\n\s*tool_timeout_sec: 3600/);
     });
 
     it("codex exec calls list_agents, start_bottle, exec_in_bottle and stop_bottle, and the real results come back", async () => {

@@ -68,11 +68,14 @@ describeWithDocker("supervise: real Codex in a bottle asks, the outer agent reje
     await world?.remove();
   });
 
-  it("registered the supervise server with Codex, with its tools approved for codex exec", async () => {
+  it("registered the supervise server with Codex, its tools approved for codex exec and its calls allowed to outlast the bottle's wait", async () => {
     const listed = await world.exec(["codex", "mcp", "list"]);
     expect(listed.stdout).toMatch(/^supervise\s+http:\/\/127\.0\.0\.1:9100\/mcp\s.*\senabled\s/m);
     const entry = await world.exec(["codex", "mcp", "get", "supervise"]);
     expect(entry.stdout).toMatch(/default_tools_approval_mode: approve/);
+    // The bottle's supervise timeout_s is 45: Codex must wait longer than the server does before giving up on a call.
+    expect(entry.stdout).toMatch(/tool_timeout_sec: 75/);
+    expect(entry.stdout).toMatch(/startup_timeout_sec: 60/);
   });
 
   it("Codex's request-approval reaches the outer agent, which rejects it; the notes reach Codex", async () => {

@@ -38,7 +38,7 @@ export const superviseStep: ProvisionStep = {
       return;
     }
     const provider = await resolveProvider(plan.provider.name, plan.home);
-    const commands = provider.mcpRegistration(SUPERVISE_SERVER_NAME, SUPERVISE_URL);
+    const commands = provider.mcpRegistration(SUPERVISE_SERVER_NAME, SUPERVISE_URL, plan.sidecars.supervise.timeoutMs / 1000);
     if (commands.length === 0) {
       warn(`supervise: provider ${provider.name} says nothing about registering MCP servers; the agent cannot ask for approvals`);
       return;

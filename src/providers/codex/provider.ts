@@ -6,6 +6,7 @@ import { UserError } from "../../user-error.js";
 import type { GuestFile, Provider, SecretSource } from "../provider.js";
 import { hostCodexAuthPath, placeholderCodexAuth, readCodexAuth } from "./auth.js";
 import { codexHeadless } from "./headless.js";
+import { codexMcpSettingsCommand, codexMcpTimeouts } from "./mcp-settings.js";
 
 const GUEST_HOME = "/home/node";
 const CODEX_HOME = `${GUEST_HOME}/.codex`;
@@ -15,20 +16,8 @@ const OPENAI_API = "api.openai.com";
 /** Secret key for the forwarded ChatGPT access token (resolved from the host auth.json at launch). */
 const ACCESS_TOKEN_SECRET = "CODEX_ACCESS_TOKEN";
 
-/**
- * Sets `default_tools_approval_mode = "approve"` in the `[mcp_servers.<name>]`
- * table `codex mcp add` just wrote: `codex exec` refuses every MCP tool that
- * is not read-only otherwise. Run with node in the guest, as the agent user;
- * a key placed right under the table's header belongs to that table.
- */
-const APPROVE_TOOLS_SCRIPT = `const fs = require("fs");
-const file = (process.env.CODEX_HOME || require("os").homedir() + "/.codex") + "/config.toml";
-const header = "[mcp_servers." + process.argv[1] + "]";
-const lines = fs.readFileSync(file, "utf8").split("\\n");
-const at = lines.indexOf(header);
-if (at < 0) { console.error("no " + header + " table in " + file); process.exit(1); }
-lines.splice(at + 1, 0, 'default_tools_approval_mode = "approve"');
-fs.writeFileSync(file, lines.join("\\n"));`;
+/** Slack on top of the longest a tool call waits, so the server's own answer ("still pending") arrives before Codex's timeout. */
+const MCP_CALL_SLACK_S = 30;
 
 const hostOf = (url: string) => {
   const parsed = new URL(url);
@@ -83,8 +72,9 @@ export const codexProvider: Provider = {
     return { env: { CODEX_HOME }, routes, secrets, files };
   },
   headless: codexHeadless,
-  mcpRegistration: (name, url) => [
+  mcpRegistration: (name, url, callTimeoutS) => [
     ["codex", "mcp", "add", name, "--url", url],
-    ["node", "-e", APPROVE_TOOLS_SCRIPT, name],
+    // `codex exec` refuses every MCP tool that is not read-only unless approved up front.
+    codexMcpSettingsCommand(name, ['default_tools_approval_mode = "approve"', ...codexMcpTimeouts(Math.ceil(callTimeoutS) + MCP_CALL_SLACK_S)]),
   ],
 };

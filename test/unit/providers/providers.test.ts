@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
@@ -50,7 +51,7 @@ describe("claude provider", () => {
   });
 
   it("registers MCP servers at user scope over HTTP", () => {
-    expect(claudeProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp")).toEqual([
+    expect(claudeProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp", 30)).toEqual([
       ["claude", "mcp", "add", "--scope", "user", "--transport", "http", "supervise", "http://127.0.0.1:9100/mcp"],
     ]);
   });
@@ -89,6 +90,22 @@ describe("codex provider", () => {
     const setup = codexProvider.setup({ bottle: bottle({ template: "codex", auth_token: "OPENAI_KEY" }), hostEnv: { OPENAI_KEY: "sk-real" }, prompt: "" });
     expect(setup.routes).toEqual([{ host: "api.openai.com", auth: { scheme: "Bearer", token_ref: "OPENAI_KEY" } }]);
     expect(JSON.stringify(setup)).not.toContain("sk-real");
+  });
+
+  it("registers MCP servers with tools approved for codex exec and a call timeout past the server's own wait", () => {
+    const [add, settings] = codexProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp", 45);
+    expect(add).toEqual(["codex", "mcp", "add", "supervise", "--url", "http://127.0.0.1:9100/mcp"]);
+    // The settings script edits the table `codex mcp add` wrote, here beside another server's.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "codex-home-"));
+    const file = path.join(dir, "config.toml");
+    writeFileSync(file, '[mcp_servers.other]\nurl = "http://127.0.0.1:1/mcp"\n\n[mcp_servers.supervise]\nurl = "http://127.0.0.1:9100/mcp"\n');
+    execFileSync(settings![0]!, settings!.slice(1), { env: { ...process.env, CODEX_HOME: dir } });
+    expect(parseToml(readFileSync(file, "utf8"))).toEqual({
+      mcp_servers: {
+        other: { url: "http://127.0.0.1:1/mcp" },
+        supervise: { url: "http://127.0.0.1:9100/mcp", default_tools_approval_mode: "approve", startup_timeout_sec: 60, tool_timeout_sec: 75 },
+      },
+    });
   });
 });
 
