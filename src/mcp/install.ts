@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { tools } from "../../tools/registry.js";
-import { codexMcpSettingsCommand, codexMcpTimeouts } from "../providers/codex/mcp-settings.js";
+import { codexMcpSettingsCommand, codexMcpWaitSettings } from "../providers/codex/mcp-settings.js";
 import { UserError } from "../user-error.js";
 import { SERVER_NAME } from "./server.js";
 
@@ -56,11 +56,14 @@ export async function installServer(request: InstallRequest): Promise<string[]> 
   }
   const lines = [`registered the ${SERVER_NAME} MCP server with ${request.client}${request.client === "claude" ? ` (scope ${request.scope ?? "local"})` : ""}: ${request.command.join(" ")}`];
   if (request.client === "codex") {
-    // Codex's defaults (10 s to start, 60 s per call) would cut off a cold `npx` start, an image build or an agent run.
-    const [node, ...settingsArgs] = codexMcpSettingsCommand(SERVER_NAME, codexMcpTimeouts(CODEX_CALL_TIMEOUT_S), process.execPath);
+    // Codex's defaults (about 1 s before the first turn goes ahead without the server, 10 s to start, 60 s per call)
+    // would lose the tools in a `codex exec`, or cut off a cold `npx` start, an image build or an agent run.
+    const [node, ...settingsArgs] = codexMcpSettingsCommand(SERVER_NAME, codexMcpWaitSettings(CODEX_CALL_TIMEOUT_S), process.execPath);
     const set = await execa(node!, settingsArgs, { reject: false, all: true, cwd: request.cwd, stdin: "ignore" });
     if (set.exitCode !== 0) throw new UserError(`setting the server's timeouts in codex's config.toml failed: ${String(set.all ?? "").trim()}`);
-    lines.push(`set startup_timeout_sec and tool_timeout_sec = ${CODEX_CALL_TIMEOUT_S} for it, so long starts and runs are not cut off`);
+    lines.push(
+      `set required = true (codex waits for the server before the first turn, and says so if it cannot start), startup_timeout_sec and tool_timeout_sec = ${CODEX_CALL_TIMEOUT_S}, so long starts and runs are not cut off`,
+    );
     lines.push(
       `note: \`codex exec\` refuses tools that are not read-only unless you approve them: add default_tools_approval_mode = "approve" under [mcp_servers.${SERVER_NAME}] in $CODEX_HOME/config.toml`,
     );

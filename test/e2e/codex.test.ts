@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
+import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { cliPath } from "../support/cli.js";
 import { describeWithDocker } from "../support/docker.js";
@@ -42,16 +43,16 @@ describeWithDocker("Codex as the outer MCP client", () => {
         expect(attempt.exitCode, attempt.stderr).toBe(0);
         expect(attempt.stdout).toMatch(/registered the bot-bottle MCP server with codex/);
         expect(attempt.stdout).toMatch(/default_tools_approval_mode = "approve"/);
-        expect(attempt.stdout).toMatch(/set startup_timeout_sec and tool_timeout_sec = 3600/);
+        expect(attempt.stdout).toMatch(/set required = true .*tool_timeout_sec = 3600/);
       }
       const config = readFileSync(path.join(codexHome, "config.toml"), "utf8");
       expect(config.match(/^\[mcp_servers\.bot-bottle\]$/gm)).toHaveLength(1);
-      expect(config.match(/^tool_timeout_sec = 3600$/gm)).toHaveLength(1);
       expect(config).toContain(`args = ["${cliPath}", "mcp"]`);
       expect(config).toContain(`BOT_BOTTLE_HOME = "${server.home}"`);
       const listed = await execa(e2eTool("codex"), ["mcp", "list"], { env, extendEnv: false, reject: false });
       expect(listed.stdout).toMatch(/^bot-bottle\s+node\s+\S*cli\.js mcp\s.*enabled/m);
-      // Codex reads the timeouts install set: long starts and runs are not cut off at its defaults (10 s, 60 s).
+      // Codex reads what install set: it waits for the server before the first turn, and lets long starts and runs finish.
+      expect(parseToml(config)).toMatchObject({ mcp_servers: { "bot-bottle": { required: true, startup_timeout_sec: 60, tool_timeout_sec: 3600 } } });
       const entry = await execa(e2eTool("codex"), ["mcp", "get", "bot-bottle"], { env, extendEnv: false, reject: false });
       expect(entry.stdout).toMatch(/startup_timeout_sec: 60\n\s*tool_timeout_sec: 3600/);
     });
@@ -97,7 +98,7 @@ describeWithDocker("Codex as the outer MCP client", () => {
         { env: { ...env, FAKE_API_KEY: "fake-key-for-tests" }, extendEnv: false, cwd: project, reject: false, stdin: "ignore" },
       );
 
-      expect(fake.offeredTools[0]).toEqual(expect.arrayContaining(["list_agents", "start_bottle", "exec_in_bottle", "stop_bottle", "list_bottles"].map(tool)));
+      expect(fake.offeredTools[0], run.stderr).toEqual(expect.arrayContaining(["list_agents", "start_bottle", "exec_in_bottle", "stop_bottle", "list_bottles"].map(tool)));
       const [agents, started, exec, stopped] = fake.toolResults;
       expect(agents, run.stderr).toMatch(/"name":"worker"/);
       expect(started).toMatch(new RegExp(`"id":"${bottleId}".*"status":"running"`));

@@ -1,8 +1,18 @@
 /** Codex gives up on an MCP server that has not answered `initialize` by then; its default, 10 s, is short on a busy machine or a cold `npx`. */
 const STARTUP_TIMEOUT_S = 60;
 
-/** The timeout settings of an MCP server table, for a server whose calls may take up to `callTimeoutS`. */
-export const codexMcpTimeouts = (callTimeoutS: number): string[] => [`startup_timeout_sec = ${STARTUP_TIMEOUT_S}`, `tool_timeout_sec = ${callTimeoutS}`];
+/**
+ * The settings that make Codex wait for a server whose calls may take up to
+ * `callTimeoutS`. `required`: Codex (since 0.147) gives optional servers about
+ * a second before the first turn and runs it without the tools of those still
+ * starting, so a `codex exec` could silently miss them; a required server is
+ * waited for, and one that cannot start is an error, not a turn without tools.
+ */
+export const codexMcpWaitSettings = (callTimeoutS: number): string[] => [
+  "required = true",
+  `startup_timeout_sec = ${STARTUP_TIMEOUT_S}`,
+  `tool_timeout_sec = ${callTimeoutS}`,
+];
 
 /**
  * Adds settings (TOML lines) to the `[mcp_servers.<name>]` table `codex mcp

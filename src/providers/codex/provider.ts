@@ -6,7 +6,7 @@ import { UserError } from "../../user-error.js";
 import type { GuestFile, Provider, SecretSource } from "../provider.js";
 import { hostCodexAuthPath, placeholderCodexAuth, readCodexAuth } from "./auth.js";
 import { codexHeadless } from "./headless.js";
-import { codexMcpSettingsCommand, codexMcpTimeouts } from "./mcp-settings.js";
+import { codexMcpSettingsCommand, codexMcpWaitSettings } from "./mcp-settings.js";
 
 const GUEST_HOME = "/home/node";
 const CODEX_HOME = `${GUEST_HOME}/.codex`;
@@ -75,6 +75,6 @@ export const codexProvider: Provider = {
   mcpRegistration: (name, url, callTimeoutS) => [
     ["codex", "mcp", "add", name, "--url", url],
     // `codex exec` refuses every MCP tool that is not read-only unless approved up front.
-    codexMcpSettingsCommand(name, ['default_tools_approval_mode = "approve"', ...codexMcpTimeouts(Math.ceil(callTimeoutS) + MCP_CALL_SLACK_S)]),
+    codexMcpSettingsCommand(name, ['default_tools_approval_mode = "approve"', ...codexMcpWaitSettings(Math.ceil(callTimeoutS) + MCP_CALL_SLACK_S)]),
   ],
 };

@@ -92,7 +92,7 @@ describe("codex provider", () => {
     expect(JSON.stringify(setup)).not.toContain("sk-real");
   });
 
-  it("registers MCP servers with tools approved for codex exec and a call timeout past the server's own wait", () => {
+  it("registers MCP servers required (waited for before the first turn), with tools approved for codex exec and a call timeout past the server's own wait", () => {
     const [add, settings] = codexProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp", 45);
     expect(add).toEqual(["codex", "mcp", "add", "supervise", "--url", "http://127.0.0.1:9100/mcp"]);
     // The settings script edits the table `codex mcp add` wrote, here beside another server's.
@@ -103,7 +103,7 @@ describe("codex provider", () => {
     expect(parseToml(readFileSync(file, "utf8"))).toEqual({
       mcp_servers: {
         other: { url: "http://127.0.0.1:1/mcp" },
-        supervise: { url: "http://127.0.0.1:9100/mcp", default_tools_approval_mode: "approve", startup_timeout_sec: 60, tool_timeout_sec: 75 },
+        supervise: { url: "http://127.0.0.1:9100/mcp", default_tools_approval_mode: "approve", required: true, startup_timeout_sec: 60, tool_timeout_sec: 75 },
       },
     });
   });
