@@ -4,6 +4,8 @@ import path from "node:path";
 import { execa } from "execa";
 import { tools } from "../../tools/registry.js";
 import { codexMcpSettingsCommand, codexMcpWaitSettings } from "../providers/codex/mcp-settings.js";
+import { claudeServerJson } from "../providers/claude/mcp-server-json.js";
+import { shellCommandLine } from "../shell-quote.js";
 import { UserError } from "../user-error.js";
 import { SERVER_NAME } from "./server.js";
 
@@ -41,7 +43,7 @@ export async function installServer(request: InstallRequest): Promise<string[]> 
   const run = clientRunner(request);
   const version = await run(["--version"]);
   if (version.notFound) {
-    const manual = registerArgs(request).join(" ");
+    const manual = shellCommandLine(registerArgs(request));
     throw new UserError(
       `the \`${request.client}\` CLI was not found on PATH. Install ${request.client === "claude" ? "Claude Code (npm install -g @anthropic-ai/claude-code)" : "Codex (npm install -g @openai/codex)"} ` +
         `and run this again, or register the server yourself: ${request.client} ${manual}`,
@@ -52,7 +54,7 @@ export async function installServer(request: InstallRequest): Promise<string[]> 
   await run(["mcp", "remove", ...scopeArgs, SERVER_NAME]);
   const added = await run(registerArgs(request));
   if (added.exitCode !== 0) {
-    throw new UserError(`\`${request.client} ${registerArgs(request).join(" ")}\` failed (exit ${added.exitCode}): ${added.output.trim()}`);
+    throw new UserError(`\`${request.client} ${shellCommandLine(registerArgs(request))}\` failed (exit ${added.exitCode}): ${added.output.trim()}`);
   }
   const lines = [`registered the ${SERVER_NAME} MCP server with ${request.client}${request.client === "claude" ? ` (scope ${request.scope ?? "local"})` : ""}: ${request.command.join(" ")}`];
   if (request.client === "codex") {
@@ -77,9 +79,8 @@ export async function installServer(request: InstallRequest): Promise<string[]> 
 
 function registerArgs(request: InstallRequest): string[] {
   if (request.client === "claude") {
-    const env = Object.entries(request.env).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
-    // The name comes before -e, which takes several values and would swallow it.
-    return ["mcp", "add", SERVER_NAME, "--scope", request.scope ?? "local", ...env, "--", ...request.command];
+    const [command, ...args] = request.command;
+    return ["mcp", "add-json", SERVER_NAME, claudeServerJson({ type: "stdio", command, args, ...(Object.keys(request.env).length > 0 ? { env: request.env } : {}) }), "--scope", request.scope ?? "local"];
   }
   const env = Object.entries(request.env).flatMap(([key, value]) => ["--env", `${key}=${value}`]);
   return ["mcp", "add", SERVER_NAME, ...env, "--", ...request.command];

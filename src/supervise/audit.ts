@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import lockfile from "proper-lockfile";
 import { z } from "zod";
 import { Answer, Proposal, queueIds, readAnswer, readProposal } from "../../sidecars/supervise/queue.js";
 import { homePaths } from "../home.js";
@@ -42,10 +43,46 @@ export function readAudit(home: string, bottle: string): AuditRecord[] {
   return records;
 }
 
+/** How long a sync waits for another process's sync of the same log before giving up. */
+const LOCK_WAIT_MS = 10_000;
+const LOCK_RETRY_MS = 5;
+
+/**
+ * Runs `write` holding the audit log's lock (`<log>.lock`, taken by
+ * proper-lockfile; one left by a crashed process goes stale after 10 s), so
+ * that two processes syncing at once do not both append what neither had seen.
+ */
+function withAuditLock<T>(file: string, write: () => T): T {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    let release: () => void;
+    try {
+      release = lockfile.lockSync(file, { realpath: false, stale: 10_000 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ELOCKED" || Date.now() > deadline) {
+        throw new Error(`could not lock the audit log ${file}: ${(error as Error).message}`);
+      }
+      // The sync API has no retries of its own; syncs are short, so wait a moment in place.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_RETRY_MS);
+      continue;
+    }
+    try {
+      return write();
+    } finally {
+      release();
+    }
+  }
+}
+
 /** Appends what the bottle's queue holds and its audit log does not yet; returns the records added. */
 export function syncAudit(home: string, bottle: string): AuditRecord[] {
   const dir = homePaths(home).queueOf(bottle);
   if (!existsSync(dir)) return [];
+  return withAuditLock(homePaths(home).auditOf(bottle), () => appendUnrecorded(home, bottle, dir));
+}
+
+function appendUnrecorded(home: string, bottle: string, dir: string): AuditRecord[] {
   const recorded = new Set(readAudit(home, bottle).map((r) => `${r.event}:${r.id}`));
   const { proposals } = queueIds(dir);
   const added: AuditRecord[] = [];
@@ -65,10 +102,7 @@ export function syncAudit(home: string, bottle: string): AuditRecord[] {
     }
   }
   if (added.length > 0) {
-    const file = homePaths(home).auditOf(bottle);
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    // One write per sync: O_APPEND keeps concurrent writers' lines whole.
-    appendFileSync(file, added.map((r) => `${JSON.stringify(r)}\n`).join(""), { mode: 0o600 });
+    appendFileSync(homePaths(home).auditOf(bottle), added.map((r) => `${JSON.stringify(r)}\n`).join(""), { mode: 0o600 });
   }
   return added;
 }

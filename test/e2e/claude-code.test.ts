@@ -56,7 +56,8 @@ describeWithDocker("Claude Code as the outer MCP client", () => {
 
       const config = JSON.parse(readFileSync(path.join(home, ".claude.json"), "utf8")) as { mcpServers: Record<string, { command: string; args: string[]; env: Record<string, string> }> };
       expect(Object.keys(config.mcpServers)).toEqual(["bot-bottle"]);
-      expect(config.mcpServers["bot-bottle"]).toMatchObject({ command: "node", args: [cliPath, "mcp"], env: { BOT_BOTTLE_HOME: server.home } });
+      // alwaysLoad: `claude -p` waits for the server before its first turn instead of going ahead without its tools.
+      expect(config.mcpServers["bot-bottle"]).toEqual({ type: "stdio", command: "node", args: [cliPath, "mcp"], env: server.env, alwaysLoad: true });
 
       const list = await claude(["mcp", "list"], { MCP_TIMEOUT: "20000" });
       expect(list.stdout).toMatch(/^bot-bottle: node .*cli\.js mcp - ✔ Connected$/m);

@@ -67,9 +67,11 @@ describeWithDocker("supervise: real Claude Code in a bottle asks, the outer agen
     await world?.remove();
   });
 
-  it("registered the supervise server with Claude Code, which connects to it", async () => {
+  it("registered the supervise server with Claude Code, which connects to it and waits for it before a turn", async () => {
     const listed = await world.exec(["claude", "mcp", "list"]);
     expect(listed.stdout).toMatch(/^supervise: http:\/\/127\.0\.0\.1:9100\/mcp \(HTTP\) - ✔ Connected$/m);
+    const config = JSON.parse((await world.exec(["cat", "/home/node/.claude.json"])).stdout) as { mcpServers: Record<string, unknown> };
+    expect(config.mcpServers.supervise).toEqual({ type: "http", url: "http://127.0.0.1:9100/mcp", alwaysLoad: true });
   });
 
   it("the second host is refused before, Claude Code's egress-allow is approved by the outer agent, and the host answers after", async () => {

@@ -1,7 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { log } from "../../log.js";
-import { required, shellQuote, type ProvisionStep } from "./step.js";
+import { shellQuote } from "../../shell-quote.js";
+import { required, type ProvisionStep } from "./step.js";
 
 const SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 

@@ -1,5 +1,6 @@
 import path from "node:path";
-import { required, shellQuote, type ProvisionStep } from "./step.js";
+import { shellQuote } from "../../shell-quote.js";
+import { required, type ProvisionStep } from "./step.js";
 
 /** The agent's system prompt as a file only the agent user can read. */
 export const promptStep: ProvisionStep = {

@@ -1,5 +1,6 @@
 import path from "node:path";
-import { required, shellQuote, type ProvisionStep } from "./step.js";
+import { shellQuote } from "../../shell-quote.js";
+import { required, type ProvisionStep } from "./step.js";
 
 /** The provider's config and placeholder credentials, owned by the agent user with their planned modes. */
 export const providerFilesStep: ProvisionStep = {

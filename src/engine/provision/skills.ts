@@ -1,5 +1,6 @@
 import path from "node:path";
-import { required, shellQuote, type ProvisionStep } from "./step.js";
+import { shellQuote } from "../../shell-quote.js";
+import { required, type ProvisionStep } from "./step.js";
 
 /** Copies each named skill from the host, replacing any earlier copy. */
 export const skillsStep: ProvisionStep = {

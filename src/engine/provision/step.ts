@@ -26,6 +26,3 @@ export async function required(bottle: Bottle, step: string, command: string | s
   }
   return result;
 }
-
-/** Single-quotes a value for /bin/sh. */
-export const shellQuote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;

@@ -1,4 +1,5 @@
-import { required, shellQuote, type ProvisionStep } from "./step.js";
+import { shellQuote } from "../../shell-quote.js";
+import { required, type ProvisionStep } from "./step.js";
 
 /**
  * Creates the agent's workspace and, with a cwd, fills it with a copy of the

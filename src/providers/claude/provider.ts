@@ -3,6 +3,7 @@ import { assetPaths } from "../../package-root.js";
 import type { EgressRoute } from "../../manifest/schema.js";
 import type { Provider } from "../provider.js";
 import { claudeHeadless } from "./headless.js";
+import { claudeServerJson } from "./mcp-server-json.js";
 
 const GUEST_HOME = "/home/node";
 const DEFAULT_API = "https://api.anthropic.com";
@@ -58,5 +59,5 @@ export const claudeProvider: Provider = {
     return { env, routes, secrets, files };
   },
   headless: claudeHeadless,
-  mcpRegistration: (name, url) => [["claude", "mcp", "add", "--scope", "user", "--transport", "http", name, url]],
+  mcpRegistration: (name, url) => [["claude", "mcp", "add-json", name, claudeServerJson({ type: "http", url }), "--scope", "user"]],
 };

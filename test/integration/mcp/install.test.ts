@@ -16,7 +16,7 @@ describe("bot-bottle mcp install refuses clearly", () => {
     const result = await install(["claude", "--scope", "user"]);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/the `claude` CLI was not found on PATH\. Install Claude Code \(npm install -g @anthropic-ai\/claude-code\)/);
-    expect(result.stderr).toMatch(/claude mcp add bot-bottle --scope user -- npx -y bot-bottle mcp/);
+    expect(result.stderr).toContain(`claude mcp add-json bot-bottle '{"type":"stdio","command":"npx","args":["-y","bot-bottle","mcp"],"alwaysLoad":true}' --scope user`);
   });
 
   it("when the codex CLI is missing", async () => {

@@ -50,9 +50,9 @@ describe("claude provider", () => {
     expect(setup.routes).toEqual([]);
   });
 
-  it("registers MCP servers at user scope over HTTP", () => {
+  it("registers MCP servers at user scope over HTTP, loaded before the first turn", () => {
     expect(claudeProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp", 30)).toEqual([
-      ["claude", "mcp", "add", "--scope", "user", "--transport", "http", "supervise", "http://127.0.0.1:9100/mcp"],
+      ["claude", "mcp", "add-json", "supervise", '{"type":"http","url":"http://127.0.0.1:9100/mcp","alwaysLoad":true}', "--scope", "user"],
     ]);
   });
 });
