@@ -13,7 +13,7 @@ import { provisionSteps } from "./provision/steps.js";
 import { resolveSecrets } from "./secrets.js";
 import { LineTail } from "./line-tail.js";
 import type { AgentRunRequest, AgentRunResult, BottleRecord, BottleSpec, ExecResult, Progress, StopResult } from "./records.js";
-import { type BottleMetadata, StateStore } from "./state.js";
+import { type BottleMetadata, StateStore, UnreadablePlan } from "./state.js";
 
 export interface EngineOptions {
   home: string;
@@ -150,15 +150,15 @@ export class Engine {
 
   /** A handle on a running bottle, or a UserError that says what exists. */
   attach(id: string): { plan: BottlePlan; bottle: Bottle } {
-    const metadata = this.state.readMetadata(id);
-    const plan = this.state.readPlan(id);
-    if (!metadata || !plan) {
+    const unknown = () => {
       const known = this.state.ids().join(", ") || "none";
-      throw new UserError(`no bottle with id "${id}" (known bottles: ${known}); list them with list_bottles / \`bot-bottle ls\``);
-    }
-    if (metadata.status !== "running") {
-      throw new UserError(`bottle ${id} is ${metadata.status}, not running; start a new one`);
-    }
+      return new UserError(`no bottle with id "${id}" (known bottles: ${known}); list them with list_bottles / \`bot-bottle ls\``);
+    };
+    const metadata = this.state.readMetadata(id);
+    if (!metadata) throw unknown();
+    if (metadata.status !== "running") throw new UserError(`bottle ${id} is ${metadata.status}, not running; start a new one`);
+    const plan = this.state.readPlan(id);
+    if (!plan) throw unknown();
     return { plan, bottle: this.backend(plan.backend).attach(plan) };
   }
 
@@ -194,6 +194,17 @@ export class Engine {
     return { ...result, ...provider.headless.outcome(tail.text()) };
   }
 
+  /** The bottle's plan; null when there is one this version cannot read (it is logged). */
+  private readPlanIfPossible(id: string): BottlePlan | null | undefined {
+    try {
+      return this.state.readPlan(id);
+    } catch (error) {
+      if (!(error instanceof UnreadablePlan)) throw error;
+      log.warn({ bottle: id }, error.message);
+      return null;
+    }
+  }
+
   /** Every bottle with a state folder, its status reconciled with what the backend reports. */
   async list(): Promise<BottleRecord[]> {
     const discovered = new Map((await (await this.ready("docker")).discover(homeLabel(this.home))).map((b) => [b.id, b]));
@@ -211,12 +222,15 @@ export class Engine {
 
   async stop(id: string): Promise<StopResult> {
     const metadata = this.state.readMetadata(id);
-    const plan = this.state.readPlan(id);
-    if (!metadata || !plan) {
+    const plan = this.readPlanIfPossible(id);
+    if (!metadata || plan === undefined) {
       throw new UserError(`no bottle with id "${id}" (known bottles: ${this.state.ids().join(", ") || "none"})`);
     }
     // Through the handle whatever the recorded status: stopping also clears a half-made bottle.
-    const removed = await (await this.ready(plan.backend)).attach(plan).stop();
+    // Without a readable plan, what carries the bottle's labels is all there is to go by.
+    const removed = plan
+      ? await (await this.ready(plan.backend)).attach(plan).stop()
+      : await (await this.ready(metadata.backend)).remove(id, homeLabel(this.home));
     this.state.updateMetadata(id, { status: "stopped", stopped_at: new Date().toISOString(), starter_pid: null });
     log.info({ bottle: id, removed }, "bottle stopped");
     return { id, removed };

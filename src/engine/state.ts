@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import path from "node:path";
 import { z } from "zod";
 import { homePaths } from "../home.js";
+import { UserError } from "../user-error.js";
 import { BottlePlan } from "./plan-schema.js";
 import { BottleRecord } from "./records.js";
 
@@ -12,6 +13,13 @@ import { BottleRecord } from "./records.js";
 /** The metadata file: the public record plus the pid of the process starting it (to spot half-made bottles). */
 export const BottleMetadata = BottleRecord.extend({ starter_pid: z.number().int().nullable() });
 export type BottleMetadata = z.infer<typeof BottleMetadata>;
+
+/** A plan file that does not parse: written by another version of bot-bottle, or damaged. */
+export class UnreadablePlan extends UserError {
+  constructor(id: string, file: string, reason: string) {
+    super(`bottle ${id}'s plan ${file} cannot be read by this version of bot-bottle (${reason}); \`bot-bottle stop ${id}\` still removes its containers and networks`);
+  }
+}
 
 export function writeFileAtomic(file: string, content: string, mode = 0o600): void {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -31,10 +39,21 @@ export class StateStore {
     writeFileAtomic(path.join(this.dir(plan.id), "plan.json"), JSON.stringify(plan, null, 2) + "\n");
   }
 
+  /** The bottle's plan; undefined when it has none. A plan this version cannot read (another version wrote it) is an UnreadablePlan. */
   readPlan(id: string): BottlePlan | undefined {
     const file = path.join(this.dir(id), "plan.json");
     if (!existsSync(file)) return undefined;
-    return BottlePlan.parse(JSON.parse(readFileSync(file, "utf8")));
+    let parsed;
+    try {
+      parsed = BottlePlan.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    } catch (error) {
+      throw new UnreadablePlan(id, file, (error as Error).message);
+    }
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new UnreadablePlan(id, file, `${issue.path.join(".") || "(top)"}: ${issue.message}`);
+    }
+    return parsed.data;
   }
 
   writeMetadata(metadata: BottleMetadata): void {

@@ -232,7 +232,14 @@ describeWithDocker("a real bottle (docker backend)", () => {
     expect(statSync(metadata).mode & 0o777).toBe(0o600);
   });
 
-  it("stop removes the bottle's containers, network and volume", async () => {
+  it("stop removes the bottle's containers, network and volume, even when its plan is one this version cannot read", async () => {
+    // As if an older bot-bottle had written it: exec says so; stop goes by the bottle's labels.
+    const planFile = path.join(home, "state", id, "plan.json");
+    writeFileSync(planFile, JSON.stringify({ version: 0, id }));
+    const unreadable = await runCli(["exec", id, "--", "true"], env);
+    expect(unreadable.exitCode).toBe(1);
+    expect(unreadable.stderr).toContain(`bottle ${id}'s plan ${planFile} cannot be read by this version of bot-bottle`);
+    expect(unreadable.stderr).not.toMatch(/ZodError|at .*\.js:\d+/);
     const stopped = await runCli(["stop", id], env);
     expect(stopped.exitCode, stopped.stderr).toBe(0);
     const leftovers = await docker(["ps", "-a", "-q", "--filter", `label=bot-bottle.id=${id}`]);
