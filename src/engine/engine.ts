@@ -150,15 +150,11 @@ export class Engine {
 
   /** A handle on a running bottle, or a UserError that says what exists. */
   attach(id: string): { plan: BottlePlan; bottle: Bottle } {
-    const unknown = () => {
-      const known = this.state.ids().join(", ") || "none";
-      return new UserError(`no bottle with id "${id}" (known bottles: ${known}); list them with list_bottles / \`bot-bottle ls\``);
-    };
     const metadata = this.state.readMetadata(id);
-    if (!metadata) throw unknown();
+    if (!metadata) throw this.unknownBottle(id);
     if (metadata.status !== "running") throw new UserError(`bottle ${id} is ${metadata.status}, not running; start a new one`);
     const plan = this.state.readPlan(id);
-    if (!plan) throw unknown();
+    if (!plan) throw this.unknownBottle(id);
     return { plan, bottle: this.backend(plan.backend).attach(plan) };
   }
 
@@ -194,6 +190,11 @@ export class Engine {
     return { ...result, ...provider.headless.outcome(tail.text()) };
   }
 
+  private unknownBottle(id: string): UserError {
+    const known = this.state.ids().join(", ") || "none";
+    return new UserError(`no bottle with id "${id}" (known bottles: ${known}); list them with list_bottles / \`bot-bottle ls\``);
+  }
+
   /** The bottle's plan; null when there is one this version cannot read (it is logged). */
   private readPlanIfPossible(id: string): BottlePlan | null | undefined {
     try {
@@ -223,9 +224,7 @@ export class Engine {
   async stop(id: string): Promise<StopResult> {
     const metadata = this.state.readMetadata(id);
     const plan = this.readPlanIfPossible(id);
-    if (!metadata || plan === undefined) {
-      throw new UserError(`no bottle with id "${id}" (known bottles: ${this.state.ids().join(", ") || "none"})`);
-    }
+    if (!metadata || plan === undefined) throw this.unknownBottle(id);
     // Through the handle whatever the recorded status: stopping also clears a half-made bottle.
     // Without a readable plan, what carries the bottle's labels is all there is to go by.
     const removed = plan
