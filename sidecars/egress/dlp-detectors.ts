@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 // match's index is its byte offset and redaction can cut exactly there.
 
 export type Detector = "known_secrets" | "token_patterns" | "entropy";
-export type SecretForm = "raw" | "url" | "base64" | "base64url" | "hex";
+export type SecretForm = "raw" | "url" | "json" | "base64" | "base64url" | "hex";
 
 export interface KnownSecret {
   /** Name of the variable holding it (shown in reasons; never the value). */
@@ -165,8 +165,8 @@ function entropyFindings(text: string, shift: number | null): Finding[] {
 }
 
 /**
- * Undoes percent-encoding, repeatedly, so double-encoding hides nothing. (`+`
- * for space is left alone: secrets hold `+` far more often than spaces.)
+ * Undoes percent-encoding, repeatedly, so double-encoding hides nothing.
+ * (`+` for space is a view of its own: see Scanner.scan.)
  */
 export function percentDecoded(text: string): string {
   let current = text;
@@ -176,6 +176,23 @@ export function percentDecoded(text: string): string {
     current = next;
   }
   return current;
+}
+
+const JSON_ESCAPE = /(?:\\u[0-9A-Fa-f]{4})+|\\["\\/bfnrt]/g;
+const JSON_SIMPLE: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+
+/**
+ * Undoes JSON string escapes in a binary string: `\u0073k-` is `sk-` to a
+ * JSON parser, and so to DLP. A run of `\u` escapes is decoded together, so
+ * surrogate pairs become the UTF-8 bytes of their character.
+ */
+export function jsonUnescaped(text: string): string {
+  return text.replace(JSON_ESCAPE, (escape) => {
+    if (escape[1] !== "u") return JSON_SIMPLE[escape[1]!]!;
+    let chars = "";
+    for (const hex of escape.split("\\u").slice(1)) chars += String.fromCharCode(parseInt(hex, 16));
+    return Buffer.from(chars, "utf8").toString("latin1");
+  });
 }
 
 function hexValue(code: number): number {
@@ -205,28 +222,47 @@ function decodeEscapes(text: string): string {
 /** A scanner for a fixed set of secrets and detectors; build one per routes load, use it per request. */
 export class Scanner {
   readonly #needles: Needle[];
+  /** Whether some known secret holds a space, which a form body or query may send as `+`. */
+  readonly #spaced: boolean;
 
   constructor(secrets: readonly KnownSecret[]) {
-    this.#needles = secrets.filter((s) => s.value.length >= MIN_SECRET_LENGTH).flatMap(needlesFor);
+    const scanned = secrets.filter((s) => s.value.length >= MIN_SECRET_LENGTH);
+    this.#needles = scanned.flatMap(needlesFor);
+    this.#spaced = scanned.some((s) => s.value.includes(" "));
   }
 
-  /** Every finding in `text` for the given detectors. Ranges refer to `text` as given. */
+  /**
+   * Every finding in `text` for the given detectors. Ranges refer to `text`
+   * as given. Besides the text itself, DLP reads it as the receiver may
+   * decode it: percent-decoded, with `+` as space (form bodies and queries),
+   * and JSON-unescaped; a finding only a decoded view shows has no range
+   * (it cannot be cut out, so redaction refuses the request instead).
+   */
   scan(text: string, detectors: readonly Detector[]): Finding[] {
-    const views: { text: string; direct: boolean }[] = [{ text, direct: true }];
-    if (/%[0-9A-Fa-f]{2}/.test(text)) {
-      const decoded = percentDecoded(text);
-      if (decoded !== text) views.push({ text: decoded, direct: false });
+    /** Decoded text -> how it was decoded (what a plain secret found in it was sent as). */
+    const decoded = new Map<string, SecretForm>();
+    const percent = (view: string) => (/%[0-9A-Fa-f]{2}/.test(view) ? percentDecoded(view) : view);
+    const add = (view: string, form: SecretForm) => {
+      if (view !== text && !decoded.has(view)) decoded.set(view, form);
+    };
+    add(percent(text), "url");
+    if (this.#spaced && text.includes("+")) add(percent(text.replaceAll("+", " ")), "url");
+    if (text.includes("\\")) {
+      const json = jsonUnescaped(text);
+      add(json, "json");
+      add(percent(json), "json");
     }
+    const views = [{ text, direct: true, as: "raw" as SecretForm }, ...[...decoded].map(([view, as]) => ({ text: view, direct: false, as }))];
     const findings: Finding[] = [];
     for (const view of views) {
-      if (detectors.includes("known_secrets")) findings.push(...this.#secretFindings(view.text, view.direct));
+      if (detectors.includes("known_secrets")) findings.push(...this.#secretFindings(view.text, view.direct, view.as));
       if (detectors.includes("token_patterns")) findings.push(...tokenFindings(view.text, view.direct ? 0 : null));
       if (detectors.includes("entropy")) findings.push(...entropyFindings(view.text, view.direct ? 0 : null));
     }
     return dedupe(findings);
   }
 
-  #secretFindings(text: string, direct: boolean): Finding[] {
+  #secretFindings(text: string, direct: boolean, as: SecretForm): Finding[] {
     const findings: Finding[] = [];
     let lowered: string | null = null;
     for (const needle of this.#needles) {
@@ -235,8 +271,8 @@ export class Scanner {
         findings.push({
           detector: "known_secrets",
           label: needle.secret.name,
-          // Plain text that only shows after percent-decoding was sent URL-encoded.
-          form: !direct && needle.form === "raw" ? "url" : needle.form,
+          // Plain text that only shows after decoding was sent in that encoding.
+          form: needle.form === "raw" ? as : needle.form,
           fingerprint: needle.fingerprint,
           range: direct ? [at, at + needle.text.length] : null,
         });

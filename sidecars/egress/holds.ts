@@ -6,7 +6,9 @@ import type { LocatedFinding } from "./dlp.js";
 // request is released if the answer approves it and refused otherwise: a
 // rejection, a malformed answer, no queue, or no answer in time. Values once
 // approved are remembered (by fingerprint, never by value) for the life of
-// this process, so the agent is not asked about the same value twice.
+// this process, so the agent is not asked about the same value twice; only
+// for the route and host they were approved for: a secret approved for one
+// host is still a leak on any other.
 
 /** A proposal lists this many findings at most (an entropy hit on a large blob can make thousands). */
 const PAYLOAD_FINDINGS = 20;
@@ -18,7 +20,14 @@ export interface HoldSettings {
   timeoutMs: number;
 }
 
+/** Where an approval holds: the route (host and port as declared) and the host and port the request went to. */
+export function holdScope(route: { host: string; port: number | null }, host: string, port: number): string {
+  return `${route.host}:${route.port ?? "default"} -> ${host}:${port}`;
+}
+
 export interface HeldRequest {
+  /** See holdScope. */
+  scope: string;
   host: string;
   port: number;
   method: string;
@@ -32,7 +41,8 @@ export interface HeldRequest {
 export type HoldOutcome = { released: true; by: string; id: string } | { released: false; reason: string; id: string | null };
 
 export class Holds {
-  readonly approved = new Set<string>();
+  /** scope -> fingerprints approved there. */
+  readonly #approved = new Map<string, Set<string>>();
 
   constructor(private readonly settings: HoldSettings) {}
 
@@ -60,6 +70,11 @@ export class Holds {
       closed++;
     }
     return closed;
+  }
+
+  /** Fingerprints of the values approved for this scope. */
+  approvedIn(scope: string): ReadonlySet<string> {
+    return this.#approved.get(scope) ?? new Set();
   }
 
   async hold(request: HeldRequest): Promise<HoldOutcome> {
@@ -107,7 +122,9 @@ export class Holds {
     switch (outcome.kind) {
       case "answer": {
         if (outcome.answer.decision === "approve") {
-          for (const finding of request.findings) this.approved.add(finding.fingerprint);
+          let approved = this.#approved.get(request.scope);
+          if (!approved) this.#approved.set(request.scope, (approved = new Set()));
+          for (const finding of request.findings) approved.add(finding.fingerprint);
           return { released: true, by: outcome.answer.decided_by, id };
         }
         const notes = outcome.answer.notes ? `: ${outcome.answer.notes}` : "";

@@ -2,6 +2,7 @@ import http from "node:http";
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
+import { STRICT_PARSER } from "./framing.js";
 import type { LeafCache } from "./leaf-certs.js";
 import { refuseSocket } from "./refusal.js";
 import type { Authority } from "./target.js";
@@ -29,7 +30,7 @@ export class Interceptor {
     private readonly onFailure: (target: Authority, reason: string) => void,
   ) {
     // No overall request deadline: a request DLP holds for review, or a long upload, may take a while.
-    this.#server = http.createServer({ requestTimeout: 0, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
+    this.#server = http.createServer({ ...STRICT_PARSER, requestTimeout: 0, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
       const target = this.#targets.get(req.socket);
       if (!target) {
         req.socket.destroy();

@@ -4,11 +4,11 @@ import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { removeStaleSocket } from "../stale-socket.js";
-import { joinSockets } from "../join-sockets.js";
 import { allowedNetworks, FORBIDDEN_ADDRESS } from "./addresses.js";
 import { type DecisionRecord, DecisionLog } from "./audit.js";
 import { MIN_SECRET_LENGTH, Scanner } from "./dlp-detectors.js";
 import { knownSecrets, scrub } from "./dlp.js";
+import { STRICT_PARSER } from "./framing.js";
 import { Holds } from "./holds.js";
 import { formatAuthority } from "./host.js";
 import { Interceptor } from "./interceptor.js";
@@ -18,6 +18,7 @@ import { type ProxyContext, proxyRequest } from "./proxy-request.js";
 import { refuseResponse, refuseSocket } from "./refusal.js";
 import { parseRoutesFile, ROUTES_DIGEST_HEADER, type RoutesFile } from "./routes.js";
 import { type Authority, pathOnly } from "./target.js";
+import { gateTlsTunnel } from "./tls-gate.js";
 import { Upstreams, upstreamTrust } from "./upstream.js";
 
 // The egress daemon: an HTTP proxy (CONNECT tunnels and absolute-form plain
@@ -25,7 +26,8 @@ import { Upstreams, upstreamTrust } from "./upstream.js";
 // reaches through its forwarder. Every CONNECT and every request is judged by
 // the policy core and the decision logged. Tunnels to routes that need to see
 // requests (matches, auth, dlp) are TLS-terminated with the bottle CA; the
-// rest are copied byte for byte. SIGHUP reloads the routes file: open tunnels
+// rest pass the TLS gate (only TLS, naming the CONNECT host) and are then
+// copied byte for byte. SIGHUP reloads the routes file: open tunnels
 // keep running, and requests inside intercepted tunnels are judged against
 // the routes of the moment they arrive.
 //
@@ -196,8 +198,9 @@ async function main(): Promise<void> {
       established = true;
       upstream.setTimeout(0);
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length > 0) upstream.write(head);
-      joinSockets(client, upstream);
+      gateTlsTunnel(client, upstream, head, target, {
+        refused: (reason) => record(target, { method: "CONNECT", path: null }, { decision: "deny", reason }),
+      });
     });
   }
 
@@ -207,6 +210,8 @@ async function main(): Promise<void> {
     if (verdict.decision === "allow" && verdict.action === "intercept" && interceptor === null) {
       verdict = { ...verdict, decision: "deny", reason: `route ${verdict.route.host} needs TLS interception, but egress has no CA` };
     }
+    const forbidden = verdict.decision === "allow" && verdict.target ? upstreams.refusal(verdict.target) : null;
+    if (forbidden !== null) verdict = { decision: "deny", reason: `refused to connect: ${forbidden}`, target: verdict.target };
     record(verdict.target, { method: "CONNECT", path: null }, verdict);
     if (verdict.decision === "deny" || !verdict.target) {
       refuseSocket(client, "403 Forbidden", verdict.reason);
@@ -247,7 +252,7 @@ async function main(): Promise<void> {
 
   function createProxyServer(): http.Server {
     // No overall request deadline: uploads, long polls and held requests may legitimately be slow.
-    const server = http.createServer({ requestTimeout: 0 }, onRequest);
+    const server = http.createServer({ ...STRICT_PARSER, requestTimeout: 0 }, onRequest);
     server.on("connect", onConnect);
     server.on("upgrade", (_req: http.IncomingMessage, socket: Duplex) =>
       refuseSocket(socket, "501 Not Implemented", "protocol upgrades (WebSocket) are not proxied"),

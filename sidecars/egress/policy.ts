@@ -1,17 +1,21 @@
 import { formatAuthority, type Host, parseRouteHost } from "./host.js";
 import { matchesRequest } from "./matches.js";
 import type { Route } from "./routes.js";
-import { type Authority, checkPathAndQuery, parseAbsoluteHttpUrl, parseAuthority, pathOnly } from "./target.js";
+import { type Authority, encodedSeparatorIn, normalisePathAndQuery, parseAbsoluteHttpUrl, parseAuthority, pathOnly } from "./target.js";
 
 // The egress policy core: pure decisions, no I/O. The daemon asks it about
 // every CONNECT and every plain-HTTP request, and about every request it sees
 // inside an intercepted tunnel.
 //
 // Routes form an allowlist: a request is allowed when some route admits it.
-// Candidate routes are tried most specific first (an exact host, then the
-// longest wildcard suffix, then file order), so the route chosen, and with it
-// the credential and DLP settings applied, is the most specific one that
-// admits the request.
+// Only the most specific routes for the target's host and port count (an
+// exact host beats any wildcard, a longer wildcard suffix a shorter one): a
+// broader route never admits what a more specific one leaves out, nor
+// carries a request the specific one would inspect past its inspection.
+// Among equally specific routes, file order decides, so the route chosen, and
+// with it the credential and DLP settings applied, is the first of them that
+// admits the request. A route without a port is for https (443) only; plain
+// http, on 80 or any other port, must be declared with its port.
 
 export interface Allow {
   decision: "allow";
@@ -57,7 +61,7 @@ interface HttpRequestHead {
  */
 export type HttpRequest = HttpRequestHead & ({ absoluteUrl: string } | { authority: Authority; path: string });
 
-const DEFAULT_PORTS = [80, 443];
+const DEFAULT_PORT = 443;
 const EXACT = Number.MAX_SAFE_INTEGER;
 
 /** How specifically a route's host covers `host`: higher is more specific; null when it does not. */
@@ -71,7 +75,7 @@ function coverage(route: Route, host: Host): number | null {
 }
 
 function portAllowed(route: Route, port: number): boolean {
-  return route.port === null ? DEFAULT_PORTS.includes(port) : route.port === port;
+  return (route.port ?? DEFAULT_PORT) === port;
 }
 
 function describe(authority: Authority): string {
@@ -82,7 +86,7 @@ function describeRoute(route: Route): string {
   return route.port === null ? route.host : `${route.host}:${route.port}`;
 }
 
-/** Routes declaring the target's host and port, most specific first; or why there are none. */
+/** The most specific routes declaring the target's host and port, in file order; or why there are none. */
 function candidates(routes: readonly Route[], target: Authority): Route[] | Deny {
   const covering = routes
     .map((route) => ({ route, rank: coverage(route, target.host) }))
@@ -91,12 +95,15 @@ function candidates(routes: readonly Route[], target: Authority): Route[] | Deny
     const what = target.host.kind === "name" ? "host" : "IP literal";
     return { decision: "deny", reason: `${what} ${target.host.value} is not declared` };
   }
-  const onPort = covering.filter((c) => portAllowed(c.route, target.port)).sort((a, b) => b.rank - a.rank);
+  const onPort = covering.filter((c) => portAllowed(c.route, target.port));
   if (onPort.length === 0) {
     return { decision: "deny", reason: `port ${target.port} is not declared for ${target.host.value}` };
   }
-  return onPort.map((c) => c.route);
+  const best = Math.max(...onPort.map((c) => c.rank));
+  return onPort.filter((c) => c.rank === best).map((c) => c.route);
 }
+
+const hasPathMatches = (route: Route) => route.matches?.some((match) => match.paths !== undefined) ?? false;
 
 function needsInspection(route: Route): boolean {
   return route.matches !== null || route.auth !== null || route.dlp !== null;
@@ -110,11 +117,11 @@ export function decideConnect(routes: readonly Route[], connectTarget: string): 
   const found = candidates(routes, target);
   if (!Array.isArray(found)) return { ...found, target };
 
-  // A passthrough route admits everything to its host (it can carry no
-  // matches), and the user asked for the TLS to be left alone.
-  const passthrough = found.find((route) => route.tls_passthrough);
-  const route = passthrough ?? found[0]!;
-  const action: ConnectAction = !passthrough && found.some(needsInspection) ? "intercept" : "tunnel";
+  // Among equally specific routes, one that must see requests wins over a
+  // passthrough: leaving the TLS alone would skip its checks.
+  const inspected = found.find(needsInspection);
+  const route = inspected ?? found[0]!;
+  const action: ConnectAction = inspected ? "intercept" : "tunnel";
   return { decision: "allow", route, action, reason: `allowed by route ${describeRoute(route)}`, target };
 }
 
@@ -157,9 +164,9 @@ export function decideHttp(routes: readonly Route[], request: HttpRequest): Http
   let target: HttpTarget;
   const overTls = "authority" in request;
   if (overTls) {
-    const problem = checkPathAndQuery(request.path);
-    if (problem) return deny(problem);
-    target = { authority: request.authority, path: request.path };
+    const path = normalisePathAndQuery(request.path);
+    if (!path.ok) return deny(path.reason);
+    target = { authority: request.authority, path: path.value };
   } else {
     const parsed = parseAbsoluteHttpUrl(request.absoluteUrl);
     if (!parsed.ok) return deny(parsed.reason);
@@ -178,8 +185,14 @@ export function decideHttp(routes: readonly Route[], request: HttpRequest): Http
   const found = candidates(routes, target.authority);
   if (!Array.isArray(found)) return { ...found, target };
   const path = pathOnly(target.path);
-  const route = found.find((r) => matchesRequest(r.matches, { method: request.method, path, rawHeaders: request.rawHeaders }));
-  if (!route) return deny(`no route for ${target.authority.host.value} admits ${request.method} ${path}`, target);
+  const separator = encodedSeparatorIn(path);
+  const route = found.find(
+    (r) => !(separator && hasPathMatches(r)) && matchesRequest(r.matches, { method: request.method, path, rawHeaders: request.rawHeaders }),
+  );
+  if (!route) {
+    if (separator && found.some(hasPathMatches)) return deny(`path ${path} holds an escaped / \\ or NUL, which routes with path matches refuse`, target);
+    return deny(`no route for ${target.authority.host.value} admits ${request.method} ${path}`, target);
+  }
   if (looksLikeDnsOverHttps(path, request.rawHeaders)) return { decision: "deny", route, reason: "DNS-over-HTTPS requests are not proxied", target };
   if (!overTls && route.auth !== null) {
     return {

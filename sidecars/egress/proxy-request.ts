@@ -5,7 +5,8 @@ import { injectToken, withoutCredentials } from "./auth.js";
 import { contentCoding, decodeBody, encodeBody, readBounded } from "./body.js";
 import type { Scanner } from "./dlp-detectors.js";
 import { describeFindings, judgeDlp } from "./dlp.js";
-import type { Holds } from "./holds.js";
+import { type Framing, FRAMING_HEADERS, framingHeader, requestFraming } from "./framing.js";
+import { type Holds, holdScope } from "./holds.js";
 import { stripHopByHop } from "./hop-by-hop.js";
 import { formatAuthority } from "./host.js";
 import { decideHttp, type HttpDecision, type HttpTarget } from "./policy.js";
@@ -39,26 +40,25 @@ function errorCode(error: Error): string {
   return (error as NodeJS.ErrnoException).code ?? error.message;
 }
 
-/** The header list sent upstream: Host is the judged target, hop-by-hop headers and Expect (answered here) are gone. */
+/**
+ * The header list sent upstream: Host is the judged target; hop-by-hop
+ * headers, Expect (answered here) and the agent's framing headers are gone
+ * (egress frames what it forwards itself).
+ */
 function upstreamHeaders(rawHeaders: readonly string[], target: HttpTarget, defaultPort: number): string[] {
   const headers = ["Host", formatAuthority(target.authority.host, target.authority.port, defaultPort)];
   const kept = stripHopByHop(rawHeaders);
   for (let i = 0; i + 1 < kept.length; i += 2) {
     const name = kept[i]!.toLowerCase();
-    if (name !== "host" && name !== "expect") headers.push(kept[i]!, kept[i + 1]!);
+    if (name !== "host" && name !== "expect" && !FRAMING_HEADERS.has(name)) headers.push(kept[i]!, kept[i + 1]!);
   }
   return headers;
 }
 
-function withContentLength(headers: readonly string[], length: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    if (headers[i]!.toLowerCase() !== "content-length") out.push(headers[i]!, headers[i + 1]!);
-  }
-  return [...out, "Content-Length", String(length)];
+function withFraming(headers: readonly string[], framing: Framing): string[] {
+  const header = framingHeader(framing);
+  return header ? [...headers, ...header] : [...headers];
 }
-
-const hasBody = (req: http.IncomingMessage) => req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
 
 /** Handles one request; `tunnel` is the CONNECT target when the request came out of an intercepted tunnel. */
 export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage, res: http.ServerResponse, tunnel: Authority | null): Promise<void> {
@@ -84,11 +84,23 @@ export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage,
     refuseResponse(res, status, ctx.scrub(reason));
   };
 
+  // Framing first: a request egress cannot delimit exactly is never judged further, and its connection is not kept.
+  const framed = requestFraming(req.rawHeaders, req.httpVersion);
+  if (!framed.ok) {
+    refuse(400, `ambiguous request framing: ${framed.reason}`, true);
+    return;
+  }
+  let { framing } = framed;
   if (verdict.decision === "deny" || !verdict.target) {
     refuse(403, verdict.reason);
     return;
   }
   const { route, target } = verdict;
+  const forbidden = ctx.upstreams.refusal(target.authority);
+  if (forbidden !== null) {
+    refuse(403, `refused to connect: ${forbidden}`);
+    return;
+  }
   if (route.dlp && route.dlp.inbound_detectors.length > 0) {
     refuse(403, `route ${route.host} asks for inbound DLP, which this egress does not do yet`);
     return;
@@ -117,8 +129,10 @@ export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage,
       return;
     }
     let outgoing = read.body;
-    const scanned = { pathAndQuery, headers, body: hasBody(req) ? decoded.body.toString("latin1") : null };
-    const dlp = judgeDlp(ctx.scanner, scanned, route.dlp, ctx.holds.approved);
+    const hasBody = framing.kind !== "none";
+    const scanned = { pathAndQuery, headers, body: hasBody ? decoded.body.toString("latin1") : null };
+    const scope = holdScope(route, target.authority.host.value, target.authority.port);
+    const dlp = judgeDlp(ctx.scanner, scanned, route.dlp, ctx.holds.approvedIn(scope));
     switch (dlp.action) {
       case "pass":
         break;
@@ -134,6 +148,7 @@ export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage,
       case "hold": {
         record("hold", `${dlp.reason}; waiting for a supervise decision`);
         const held = await ctx.holds.hold({
+          scope,
           host: target.authority.host.value,
           port: target.authority.port,
           method,
@@ -149,7 +164,10 @@ export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage,
         break;
       }
     }
-    if (hasBody(req)) body = outgoing;
+    if (hasBody) {
+      body = outgoing;
+      framing = { kind: "length", length: outgoing.length };
+    }
     if (res.destroyed) return;
   }
 
@@ -163,8 +181,7 @@ export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage,
     headers = injected.headers;
   }
   record(outcome.decision, outcome.reason);
-  if (body !== null) headers = withContentLength(headers, body.length);
-  forward(ctx, req, res, { ...target, path: pathAndQuery }, tunnel !== null, headers, body, record);
+  forward(ctx, req, res, { ...target, path: pathAndQuery }, tunnel !== null, withFraming(headers, framing), body ?? framing, record);
 }
 
 function forward(
@@ -174,7 +191,8 @@ function forward(
   target: HttpTarget,
   overTls: boolean,
   headers: string[],
-  body: Buffer | null,
+  /** The body read whole (DLP), or how the agent's body streams through. */
+  body: Buffer | Framing,
   record: (decision: DecisionRecord["decision"], reason: string) => void,
 ): void {
   const upstream = ctx.upstreams.request(target.authority, overTls, req.method ?? "GET", target.path, headers);
@@ -195,6 +213,14 @@ function forward(
   res.on("close", () => {
     if (!res.writableFinished) upstream.destroy();
   });
-  if (body === null) req.pipe(upstream);
-  else upstream.end(body);
+  if (Buffer.isBuffer(body)) upstream.end(body);
+  else if (body.kind === "none") upstream.end();
+  else {
+    // A body the agent stopped sending part way must not leave a half
+    // request on a connection the pool would hand to the next one.
+    req.once("close", () => {
+      if (!req.complete) upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
 }

@@ -18,10 +18,16 @@ function headerSafe(text: string): string {
 export function refuseSocket(socket: Duplex, status: string, reason: string): void {
   const text = headerSafe(reason);
   const body = `bot-bottle egress: ${text}\n`;
-  socket.end(
+  endWith(
+    socket,
     `HTTP/1.1 ${status}\r\n${REASON_HEADER}: ${text}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/** Sends `last` and closes the socket once the client has had it. */
+export function endWith(socket: Duplex, last: string | Buffer): void {
+  socket.end(last);
   // Drain whatever the client already sent (closing with unread data would
   // reset the connection and could lose the answer), then give up on it.
   socket.resume();

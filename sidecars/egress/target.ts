@@ -69,15 +69,45 @@ export function parseAuthority(text: string, defaultPort: number | null): Parsed
   return { ok: true, value: { host, port } };
 }
 
-/** Reasons to refuse a path (the part before `?`): dot segments and characters parsers disagree on. */
+/** Characters RFC 3986 calls unreserved: escaping them changes nothing, so they are compared unescaped. */
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+/**
+ * The path in the one spelling the policy compares and the upstream gets:
+ * escapes of unreserved characters decoded (`/v%31` is `/v1`), every other
+ * escape in upper case (`%2f` is `%2F`).
+ */
+export function normalisePath(path: string): string {
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(char) ? char : escape.toUpperCase();
+  });
+}
+
+/**
+ * Reasons to refuse a normalised path (the part before `?`): dot segments,
+ * including the `..;` that Java servers read as `..`, and backslashes, which
+ * servers may read as slashes.
+ */
 export function checkPath(path: string): string | null {
   if (!path.startsWith("/")) return "path does not start with /";
   if (path.includes("\\")) return "backslash in path";
   for (const segment of path.split("/")) {
-    const decoded = segment.replace(/%2e/gi, ".");
-    if (decoded === "." || decoded === "..") return "dot segment in path";
+    if (/^\.\.?(?:;|$)/.test(segment)) return "dot segment in path";
   }
   return null;
+}
+
+/**
+ * Escapes that decode to a separator or NUL, which some servers decode
+ * before routing: they would let a path climb out of the prefix a route's
+ * path match admits. Checked on routes with path matches only, because some
+ * APIs (GitLab's project ids) need `%2F` elsewhere.
+ */
+const ENCODED_SEPARATOR = /%(?:2F|5C|00)/;
+
+export function encodedSeparatorIn(normalisedPath: string): boolean {
+  return ENCODED_SEPARATOR.test(normalisedPath);
 }
 
 /** The path without its query string (what the audit log and `matches` see). */
@@ -86,12 +116,15 @@ export function pathOnly(pathAndQuery: string): string {
   return q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
 }
 
-/** Checks an origin-form path-and-query (inside a tunnel, or after an absolute URI was split). */
-export function checkPathAndQuery(pathAndQuery: string): string | null {
-  if (pathAndQuery.length > MAX_TARGET_LENGTH) return "request target too long";
-  if (hasControlOrSpace(pathAndQuery)) return "control characters or whitespace in request target";
-  if (pathAndQuery.includes("#")) return "fragment in request target";
-  return checkPath(pathOnly(pathAndQuery));
+/** Checks an origin-form path-and-query (inside a tunnel, or after an absolute URI was split) and normalises its path. */
+export function normalisePathAndQuery(pathAndQuery: string): Parsed<string> {
+  if (pathAndQuery.length > MAX_TARGET_LENGTH) return fail("request target too long");
+  if (hasControlOrSpace(pathAndQuery)) return fail("control characters or whitespace in request target");
+  if (pathAndQuery.includes("#")) return fail("fragment in request target");
+  const path = normalisePath(pathOnly(pathAndQuery));
+  const problem = checkPath(path);
+  if (problem) return fail(problem);
+  return { ok: true, value: path + pathAndQuery.slice(pathOnly(pathAndQuery).length) };
 }
 
 const HTTP_SCHEME = /^http:\/\//i;
@@ -112,8 +145,7 @@ export function parseAbsoluteHttpUrl(url: string): Parsed<AbsoluteTarget> {
 
   const authority = parseAuthority(authorityText, 80);
   if (!authority.ok) return authority;
-  const path = remainder === "" ? "/" : remainder.startsWith("?") ? `/${remainder}` : remainder;
-  const problem = checkPathAndQuery(path);
-  if (problem) return fail(problem);
-  return { ok: true, value: { authority: authority.value, path } };
+  const path = normalisePathAndQuery(remainder === "" ? "/" : remainder.startsWith("?") ? `/${remainder}` : remainder);
+  if (!path.ok) return path;
+  return { ok: true, value: { authority: authority.value, path: path.value } };
 }

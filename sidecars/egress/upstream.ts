@@ -3,14 +3,16 @@ import http from "node:http";
 import https from "node:https";
 import net, { type LookupFunction } from "node:net";
 import tls from "node:tls";
-import { guardedLookup } from "./addresses.js";
+import { forbiddenAddressReason, guardedLookup } from "./addresses.js";
 import type { Authority } from "./target.js";
 
 // Connections from egress to the internet: raw tunnels for CONNECT, and
 // pooled keep-alive HTTP(S) for requests egress forwards itself. Every one
-// goes to the target the policy judged (never a Host header), through the
-// guarded lookup (no private addresses but the allowed networks), and for TLS verifies the upstream against the trust store
-// below with the target name as SNI. HTTP/1.1 only.
+// goes to the target the policy judged (never a Host header), to no private
+// address but the allowed networks (names through the guarded lookup; IP
+// literals, which Node connects to without a lookup, checked by `refusal`
+// first), and for TLS verifies the upstream against the trust store below
+// with the target name as SNI. HTTP/1.1 only.
 
 /** Where distributions keep the system store; Node itself only ships Mozilla's list. */
 const SYSTEM_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
@@ -34,15 +36,28 @@ export class Upstreams {
   readonly #plain: http.Agent;
   readonly #secure: https.Agent;
   readonly #lookup: LookupFunction;
+  readonly #allowed: net.BlockList;
 
-  /** `allowed`: private networks declared names may resolve into (see addresses.ts). */
+  /** `allowed`: private networks declared names and literals may lead into (see addresses.ts). */
   constructor(trustedCas: string[], allowed: net.BlockList) {
+    this.#allowed = allowed;
     this.#lookup = guardedLookup(allowed);
     this.#plain = new http.Agent(KEEP_ALIVE);
     // One context for every upstream TLS connection: building it from the
     // whole trust store per connection would cost more than the handshake.
     const secureContext = tls.createSecureContext({ ca: trustedCas, minVersion: "TLSv1.2" });
     this.#secure = new https.Agent({ ...KEEP_ALIVE, secureContext, ALPNProtocols: ["http/1.1"] });
+  }
+
+  /**
+   * Why egress must not connect to `target` at all, or null: a declared IP
+   * literal in a private range is refused like a name resolving there.
+   * Callers ask before `request` and `tunnel`.
+   */
+  refusal(target: Authority): string | null {
+    if (target.host.kind === "name") return null;
+    const reason = forbiddenAddressReason(target.host.value, this.#allowed);
+    return reason === null ? null : `${target.host.value} is ${reason}`;
   }
 
   /** A request to the judged target; the caller writes the body and handles the response. */

@@ -2,13 +2,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestPki, type TestPki } from "../../../bench/egress-fixtures.js";
 import type { Route, RoutesFile } from "../../../sidecars/egress/routes.js";
+import { closeServer, type HttpsUpstream, startHttpsUpstream } from "../egress/loopback-upstreams.js";
+import { openTunnel, type Tunnel } from "../egress/tunnel-client.js";
 import { DaemonProcess } from "./daemon-process.js";
 import { FakeUpstream, unusedPort } from "./fake-upstream.js";
 import { connectThrough, type Endpoint, get, RawConnection } from "./raw-http.js";
 
 // The bundled egress daemon on a temp Unix socket (and loopback TCP), in front
-// of fake upstreams on 127.0.0.1. Nothing here leaves the machine.
+// of fake upstreams on 127.0.0.1 (which egress is told to allow: it refuses
+// private addresses otherwise). Nothing here leaves the machine.
 
 function route(host: string, port: number): Route {
   return { host, port, tls_passthrough: false, matches: null, auth: null, dlp: null };
@@ -39,6 +43,7 @@ async function startEgress(routes: Route[]): Promise<Egress> {
       EGRESS_SOCKET: join(dir, "egress.sock"),
       EGRESS_LISTEN: "127.0.0.1:0",
       EGRESS_LOG_FILE: logFile,
+      EGRESS_ALLOW_NETWORKS: "127.0.0.1/32",
     },
   });
   const ready = await daemon.waitForLine("stderr", /egress: ready on/);
@@ -67,29 +72,35 @@ function jsonLines(text: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-/** One request over an open tunnel, answered by whatever is at its far end. */
-async function requestThroughTunnel(tunnel: RawConnection, path: string) {
-  tunnel.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-  return tunnel.readResponse();
+/** A TLS connection through a CONNECT tunnel to an HTTPS upstream on loopback, as an agent's client makes it. */
+async function tlsThrough(egress: Egress, port: number, pki: TestPki): Promise<Tunnel> {
+  const connected = await openTunnel(egress.socket, `127.0.0.1:${port}`, { ca: pki.caPem, host: "127.0.0.1" });
+  if (!connected.ok) throw new Error(`CONNECT refused: ${connected.status} ${connected.reason}`);
+  return connected.tunnel;
 }
 
 describe("egress daemon", () => {
   let declared: FakeUpstream;
   let undeclared: FakeUpstream;
+  let secure: HttpsUpstream;
+  let pki: TestPki;
   let downPort: number;
   let egress: Egress;
 
   beforeAll(async () => {
     declared = await FakeUpstream.start();
     undeclared = await FakeUpstream.start();
+    pki = await createTestPki(["127.0.0.1"]);
+    secure = await startHttpsUpstream(pki);
     downPort = await unusedPort();
-    egress = await startEgress([route("127.0.0.1", declared.port), route("127.0.0.1", downPort)]);
+    egress = await startEgress([route("127.0.0.1", declared.port), route("127.0.0.1", secure.port), route("127.0.0.1", downPort)]);
   });
 
   afterAll(async () => {
     await stopEgress(egress);
     await declared.close();
     await undeclared.close();
+    closeServer(secure.server);
   });
 
   it("answers the readiness probe on its Unix socket, and refuses other origin-form requests", async () => {
@@ -99,11 +110,12 @@ describe("egress daemon", () => {
     expect(other.headers["x-bot-bottle-reason"]).toMatch(/not a proxy request/);
   });
 
-  it("tunnels a CONNECT to a declared target", async () => {
-    const { response, tunnel } = await connectThrough(egress.socket, `127.0.0.1:${declared.port}`);
-    expect(response.status).toBe(200);
-    const answer = await requestThroughTunnel(tunnel, "/through-the-tunnel");
-    expect(answer).toMatchObject({ status: 200, body: "upstream saw GET /through-the-tunnel (0 body bytes)" });
+  it("tunnels TLS through a CONNECT to a declared target, end to end", async () => {
+    const tunnel = await tlsThrough(egress, secure.port, pki);
+    const answer = await tunnel.request("/through-the-tunnel", { headers: { Host: `127.0.0.1:${secure.port}` } });
+    expect(answer).toMatchObject({ status: 200, body: `upstream ${secure.port} saw GET /through-the-tunnel\n` });
+    // The agent verified the upstream's own certificate: egress did not touch the TLS.
+    expect(tunnel.socket.authorized).toBe(true);
     tunnel.close();
   });
 
@@ -204,38 +216,38 @@ describe("egress daemon", () => {
 });
 
 describe("egress routes reload on SIGHUP", () => {
-  let first: FakeUpstream;
-  let second: FakeUpstream;
+  let pki: TestPki;
+  let first: HttpsUpstream;
+  let second: HttpsUpstream;
   let egress: Egress;
 
   beforeAll(async () => {
-    first = await FakeUpstream.start();
-    second = await FakeUpstream.start();
+    pki = await createTestPki(["127.0.0.1"]);
+    first = await startHttpsUpstream(pki);
+    second = await startHttpsUpstream(pki);
     egress = await startEgress([route("127.0.0.1", first.port)]);
   });
 
   afterAll(async () => {
     await stopEgress(egress);
-    await first.close();
-    await second.close();
+    closeServer(first.server);
+    closeServer(second.server);
   });
 
   it("admits a newly declared target while an open tunnel keeps working", async () => {
-    const open = await connectThrough(egress.socket, `127.0.0.1:${first.port}`);
-    expect(open.response.status).toBe(200);
-    expect((await requestThroughTunnel(open.tunnel, "/before")).status).toBe(200);
+    const open = await tlsThrough(egress, first.port, pki);
+    expect((await open.request("/before")).status).toBe(200);
     expect((await connectThrough(egress.socket, `127.0.0.1:${second.port}`)).response.status).toBe(403);
 
     writeRoutes(egress.routesFile, [route("127.0.0.1", first.port), route("127.0.0.1", second.port)]);
     egress.daemon.child.kill("SIGHUP");
     await egress.daemon.waitForLine("stderr", /routes reloaded .*: 2 route\(s\)/);
 
-    const admitted = await connectThrough(egress.socket, `127.0.0.1:${second.port}`);
-    expect(admitted.response.status).toBe(200);
-    expect(await requestThroughTunnel(admitted.tunnel, "/after")).toMatchObject({ status: 200, body: "upstream saw GET /after (0 body bytes)" });
-    admitted.tunnel.close();
-    expect(await requestThroughTunnel(open.tunnel, "/still-open")).toMatchObject({ body: "upstream saw GET /still-open (0 body bytes)" });
-    open.tunnel.close();
+    const admitted = await tlsThrough(egress, second.port, pki);
+    expect(await admitted.request("/after")).toMatchObject({ status: 200, body: `upstream ${second.port} saw GET /after\n` });
+    admitted.close();
+    expect(await open.request("/still-open")).toMatchObject({ body: `upstream ${first.port} saw GET /still-open\n` });
+    open.close();
   });
 
   it("keeps the previous routes when the new file is bad", async () => {

@@ -29,7 +29,10 @@ describe("forwarder", () => {
       routes: [{ host: "127.0.0.1", port: upstream.port, tls_passthrough: false, matches: null, auth: null, dlp: null }],
     };
     writeFileSync(join(dir, "routes.json"), JSON.stringify(routes));
-    egress = new DaemonProcess("egress", { env: { EGRESS_ROUTES: join(dir, "routes.json"), EGRESS_SOCKET: join(dir, "egress.sock") } });
+    // The upstream is on loopback, which egress refuses unless told to allow it.
+    egress = new DaemonProcess("egress", {
+      env: { EGRESS_ROUTES: join(dir, "routes.json"), EGRESS_SOCKET: join(dir, "egress.sock"), EGRESS_ALLOW_NETWORKS: "127.0.0.0/8" },
+    });
     await egress.waitForLine("stderr", /egress: ready on/);
 
     egressPort = { host: "127.0.0.1", port: await unusedPort() };

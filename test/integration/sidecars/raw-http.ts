@@ -34,6 +34,11 @@ export class RawConnection {
     socket.on("error", () => socket.destroy());
   }
 
+  /** Speaks raw HTTP over a socket that is already connected (a TLS socket inside a tunnel, say). */
+  static wrap(socket: net.Socket): RawConnection {
+    return new RawConnection(socket);
+  }
+
   static open(endpoint: Endpoint): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
       const socket = "path" in endpoint ? net.connect(endpoint.path) : net.connect(endpoint.port, endpoint.host);
@@ -45,8 +50,8 @@ export class RawConnection {
     });
   }
 
-  write(text: string): void {
-    this.socket.write(text);
+  write(data: string | Buffer): void {
+    this.socket.write(data);
   }
 
   /** Waits until `ready` finds what it needs in the buffer (or the connection ends). */
@@ -111,6 +116,16 @@ export class RawConnection {
   /** Reads exactly `length` bytes (for connections that do not speak HTTP). */
   read(length: number): Promise<string> {
     return this.#until(() => (this.#buffer.length >= length ? this.#take(length) : null));
+  }
+
+  /** Reads exactly `length` raw bytes (TLS records, say). */
+  readBytes(length: number): Promise<Buffer> {
+    return this.#until(() => {
+      if (this.#buffer.length < length) return null;
+      const taken = this.#buffer.subarray(0, length);
+      this.#buffer = this.#buffer.subarray(length);
+      return taken;
+    });
   }
 
   #take(n: number): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Detector, fingerprintOf, percentDecoded, redactRanges, Scanner, shannonEntropy } from "../../../sidecars/egress/dlp-detectors.js";
+import { type Detector, fingerprintOf, jsonUnescaped, percentDecoded, redactRanges, Scanner, shannonEntropy } from "../../../sidecars/egress/dlp-detectors.js";
 import { judgeDlp, knownSecrets, type OutboundRequest, redactRequest, scanRequest, scrub } from "../../../sidecars/egress/dlp.js";
 import type { Route, RouteDlp } from "../../../sidecars/egress/routes.js";
 
@@ -46,6 +46,25 @@ describe("known secrets in every encoding", () => {
   it("finds mixed-case hex", () => {
     const mixed = bytes.toString("hex").replace(/[a-f]/g, (c, i: number) => (i % 2 ? c.toUpperCase() : c));
     expect(forms(mixed)).toContain("hex");
+  });
+
+  it("finds a secret spelled with JSON escapes, and cannot place it in the raw text", () => {
+    const escaped = [...SECRET].map((c, i) => (i % 2 ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)).join("").replace("/", "\\/");
+    const findings = scanner.scan(`{"note":"${escaped}"}`, KNOWN);
+    expect(findings.map((f) => [f.form, f.range])).toEqual([["json", null]]);
+  });
+
+  it("finds a token shape hidden in JSON escapes, and reads surrogate pairs as their UTF-8 bytes", () => {
+    const token = `ghp_${"a1B2".repeat(9)}`;
+    const hidden = `\\u0067\\u0068\\u0070${token.slice(3)}`;
+    expect(scanner.scan(hidden, ["token_patterns"]).map((f) => f.label)).toEqual(["GitHub token"]);
+    expect(jsonUnescaped("\\ud83d\\ude00 \\\\u0041")).toBe(`${Buffer.from("\u{1F600}").toString("latin1")} \\u0041`);
+  });
+
+  it("reads + as a space in form bodies and queries, for secrets that hold a space", () => {
+    const spaced = new Scanner([{ name: "EGRESS_SECRET_PHRASE", value: "correct horse battery staple" }]);
+    expect(spaced.scan("a=1&p=correct+horse+battery+staple", KNOWN).map((f) => [f.label, f.range])).toEqual([["EGRESS_SECRET_PHRASE", null]]);
+    expect(spaced.scan("p=correct%20horse+battery%2Bstaple", KNOWN)).toEqual([]);
   });
 
   it("reports exact byte ranges, so redaction cuts exactly the secret", () => {

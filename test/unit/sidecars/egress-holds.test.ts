@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LocatedFinding } from "../../../sidecars/egress/dlp.js";
-import { type HeldRequest, Holds } from "../../../sidecars/egress/holds.js";
+import { type HeldRequest, Holds, holdScope } from "../../../sidecars/egress/holds.js";
 import { Answer, answerFile, answerOnce, newProposalId, Proposal, readAnswer, writeProposal } from "../../../sidecars/supervise/queue.js";
 
 // Holds against a real queue folder; the "human" answers by writing files.
 
 const finding: LocatedFinding = { detector: "known_secrets", label: "EGRESS_SECRET_X", form: "base64", fingerprint: "f".repeat(64), range: [0, 4], location: "body" };
-const held: HeldRequest = { host: "api.example.com", port: 443, method: "POST", path: "/v1/upload", findings: [finding], found: "known secret EGRESS_SECRET_X (base64) in body" };
+const scope = holdScope({ host: "api.example.com", port: null }, "api.example.com", 443);
+const held: HeldRequest = { scope, host: "api.example.com", port: 443, method: "POST", path: "/v1/upload", findings: [finding], found: "known secret EGRESS_SECRET_X (base64) in body" };
 
 async function nextProposal(dir: string): Promise<Proposal> {
   for (let i = 0; i < 500; i++) {
@@ -49,7 +50,17 @@ describe("DLP holds", () => {
     expect(JSON.stringify(proposal)).not.toContain(finding.fingerprint);
     answer(proposal.id, "approve");
     expect(await outcome).toEqual({ released: true, by: "reviewer", id: proposal.id });
-    expect(holds.approved.has(finding.fingerprint)).toBe(true);
+    expect(holds.approvedIn(scope).has(finding.fingerprint)).toBe(true);
+  });
+
+  it("remembers an approval for the route and host it was given for, and nowhere else", async () => {
+    const holds = new Holds({ queueDir: dir, bottle: "b", timeoutMs: 20_000 });
+    const outcome = holds.hold(held);
+    answer((await nextProposal(dir)).id, "approve");
+    await outcome;
+    expect(holds.approvedIn(scope).has(finding.fingerprint)).toBe(true);
+    expect(holds.approvedIn(holdScope({ host: "*.example.com", port: null }, "other.example.com", 443)).has(finding.fingerprint)).toBe(false);
+    expect(holds.approvedIn(holdScope({ host: "api.example.com", port: 8443 }, "api.example.com", 8443)).has(finding.fingerprint)).toBe(false);
   });
 
   it("refuses on rejection, with the reviewer's notes", async () => {
@@ -57,7 +68,7 @@ describe("DLP holds", () => {
     const outcome = holds.hold(held);
     answer((await nextProposal(dir)).id, "reject", "not that key");
     expect(await outcome).toMatchObject({ released: false, reason: "held for review and refused by reviewer: not that key" });
-    expect(holds.approved.size).toBe(0);
+    expect(holds.approvedIn(scope).size).toBe(0);
   });
 
   it("refuses on timeout and records the refusal as the proposal's answer", async () => {
@@ -86,7 +97,7 @@ describe("DLP holds", () => {
     expect(proposal.payload.findings_total).toBe(50);
     answer(proposal.id, "approve");
     await outcome;
-    expect(holds.approved.size).toBe(50);
+    expect(holds.approvedIn(scope).size).toBe(50);
   });
 
   it("at start, refuses the egress-dlp proposals an earlier egress left open, and no others", () => {

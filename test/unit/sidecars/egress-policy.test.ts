@@ -15,9 +15,10 @@ function get(url: string, headers: string[] = [], method = "GET"): HttpRequest {
 describe("decideConnect", () => {
   const routes = [route("api.example.com"), route("*.cdn.example.net"), route("git.example.org", { port: 8443 })];
 
-  it("allows a declared host on 80 and 443 only, unless the route names another port", () => {
+  it("allows a route without a port on 443 only (80 must be named), and a route with a port on that port only", () => {
     expect(decideConnect(routes, "api.example.com:443")).toMatchObject({ decision: "allow", action: "tunnel", route: routes[0] });
-    expect(decideConnect(routes, "api.example.com:80").decision).toBe("allow");
+    expect(decideConnect(routes, "api.example.com:80")).toMatchObject({ decision: "deny", reason: "port 80 is not declared for api.example.com" });
+    expect(decideConnect([...routes, route("api.example.com", { port: 80 })], "api.example.com:80").decision).toBe("allow");
     expect(decideConnect(routes, "api.example.com:8443")).toMatchObject({
       decision: "deny",
       reason: "port 8443 is not declared for api.example.com",
@@ -99,6 +100,20 @@ describe("decideConnect", () => {
     });
   });
 
+  it("lets the most specific route win over a wildcard passthrough: an inspected route is never tunnelled past", () => {
+    const inspected = route("api.example.com", {
+      dlp: { outbound_detectors: ["known_secrets"], inbound_detectors: [], outbound_on_match: "block", known_secret_env: [] },
+    });
+    const passthrough = route("*.example.com", { tls_passthrough: true });
+    for (const routes of [[passthrough, inspected], [inspected, passthrough]]) {
+      expect(decideConnect(routes, "api.example.com:443")).toMatchObject({ decision: "allow", action: "intercept", route: inspected });
+      expect(decideConnect(routes, "www.example.com:443")).toMatchObject({ decision: "allow", action: "tunnel", route: passthrough });
+    }
+    // Equally specific: inspection wins over passthrough, in either order.
+    const samePassthrough = route("api.example.com", { tls_passthrough: true });
+    expect(decideConnect([samePassthrough, inspected], "api.example.com:443")).toMatchObject({ action: "intercept", route: inspected });
+  });
+
   it("picks the most specific route: exact host, then the longest wildcard suffix, then file order", () => {
     const wide = route("*.example.com");
     const narrow = route("*.api.example.com");
@@ -110,7 +125,7 @@ describe("decideConnect", () => {
 });
 
 describe("decideHttp", () => {
-  const routes = [route("api.example.com"), route("127.0.0.1", { port: 8080 })];
+  const routes = [route("api.example.com", { port: 80 }), route("127.0.0.1", { port: 8080 })];
 
   it("allows an absolute-form request to a declared host and hands back the upstream target", () => {
     expect(decideHttp(routes, get("http://api.example.com/v1/items?page=2", ["Host", "api.example.com"]))).toMatchObject({
@@ -126,6 +141,7 @@ describe("decideHttp", () => {
   it("refuses undeclared hosts and ports", () => {
     expect(decideHttp(routes, get("http://evil.example.com/")).reason).toBe("host evil.example.com is not declared");
     expect(decideHttp(routes, get("http://api.example.com:8080/")).reason).toBe("port 8080 is not declared for api.example.com");
+    expect(decideHttp([route("api.example.com")], get("http://api.example.com/")).reason).toBe("port 80 is not declared for api.example.com");
   });
 
   it("refuses a Host header that disagrees with the target, or more than one", () => {
@@ -154,6 +170,9 @@ describe("decideHttp", () => {
     ["http://api.example.com/a/../admin", "dot segment in path"],
     ["http://api.example.com/a/%2E%2e/admin", "dot segment in path"],
     ["http://api.example.com/a/./b", "dot segment in path"],
+    ["http://api.example.com/a/..;/admin", "dot segment in path"],
+    ["http://api.example.com/a/.;x/b", "dot segment in path"],
+    ["http://api.example.com/a/%2e%2E;/admin", "dot segment in path"],
     ["http://api.example.com/a\r\nHost: evil", "control characters or whitespace in request target"],
     ["http://api.example.com:99999/", "invalid port in target"],
     ["http:///path", "empty target"],
@@ -167,10 +186,13 @@ describe("decideHttp", () => {
   });
 
   it("never injects credentials into plain HTTP, but would inside a TLS tunnel", () => {
-    const withAuth = [route("api.example.com", { auth: { scheme: "Bearer", token_env: "API_TOKEN" } })];
+    const withAuth = [
+      route("api.example.com", { auth: { scheme: "Bearer", token_env: "API_TOKEN" } }),
+      route("api.example.com", { port: 80, auth: { scheme: "Bearer", token_env: "API_TOKEN" } }),
+    ];
     expect(decideHttp(withAuth, get("http://api.example.com/"))).toMatchObject({
       decision: "deny",
-      reason: "route api.example.com injects credentials, which are never sent over plain HTTP",
+      reason: "route api.example.com:80 injects credentials, which are never sent over plain HTTP",
     });
     const authority = { host: { kind: "name" as const, value: "api.example.com" }, port: 443 };
     expect(decideHttp(withAuth, { method: "GET", rawHeaders: ["Host", "api.example.com"], authority, path: "/v1" })).toMatchObject({
@@ -183,7 +205,7 @@ describe("decideHttp", () => {
   it("refuses DNS-over-HTTPS requests to a declared host, by media type or the RFC 8484 path", () => {
     const authority = { host: { kind: "name" as const, value: "api.example.com" }, port: 443 };
     const inTunnel = (path: string, headers: string[], method = "GET") =>
-      decideHttp(routes, { method, rawHeaders: ["Host", "api.example.com", ...headers], authority, path });
+      decideHttp([...routes, route("api.example.com")], { method, rawHeaders: ["Host", "api.example.com", ...headers], authority, path });
     for (const attempt of [
       inTunnel("/dns-query?dns=AAABAAABAAAAAAAAB2V4YW1wbGUDY29tAAABAAE", ["Accept", "application/dns-message"]),
       inTunnel("/v1/q", ["Content-Type", "application/dns-message"], "POST"),
@@ -198,6 +220,7 @@ describe("decideHttp", () => {
 
   describe("route matches", () => {
     const matching = route("api.example.com", {
+      port: 80,
       matches: [
         { paths: [{ type: "prefix", value: "/repos/" }], methods: ["GET", "HEAD"] },
         { paths: [{ type: "exact", value: "/graphql" }], methods: ["POST"], headers: { "Content-Type": "application/json" } },
@@ -235,10 +258,43 @@ describe("decideHttp", () => {
       );
     });
 
-    it("lets another route for the host admit what the first does not, preferring the most specific", () => {
-      const wildcard = route("*.example.com");
-      expect(decideHttp([matching, wildcard], get("http://api.example.com/admin"))).toMatchObject({ decision: "allow", route: wildcard });
-      expect(decideHttp([wildcard, matching], get("http://api.example.com/repos/x"))).toMatchObject({ decision: "allow", route: matching });
+    it("never lets a broader route admit what the most specific route's matches leave out", () => {
+      const wildcard = route("*.example.com", { port: 80 });
+      for (const routes of [[matching, wildcard], [wildcard, matching]]) {
+        expect(decideHttp(routes, get("http://api.example.com/admin"))).toMatchObject({ decision: "deny", reason: "no route for api.example.com admits GET /admin" });
+        expect(decideHttp(routes, get("http://api.example.com/repos/x"))).toMatchObject({ decision: "allow", route: matching });
+        expect(decideHttp(routes, get("http://www.example.com/admin"))).toMatchObject({ decision: "allow", route: wildcard });
+      }
+    });
+
+    it("tries equally specific routes for the host in file order, and uses the first that admits the request", () => {
+      const credentialed = route("api.example.com", { matches: [{ paths: [{ type: "prefix", value: "/repos" }] }], auth: { scheme: "Bearer", token_env: "T" } });
+      const plain = route("api.example.com", { matches: [{ paths: [{ type: "prefix", value: "/" }] }] });
+      const authority = { host: { kind: "name" as const, value: "api.example.com" }, port: 443 };
+      const inTunnel = (path: string) => decideHttp([credentialed, plain], { method: "GET", rawHeaders: [], authority, path });
+      expect(inTunnel("/repos/x")).toMatchObject({ decision: "allow", route: credentialed });
+      expect(inTunnel("/users/x")).toMatchObject({ decision: "allow", route: plain });
+    });
+
+    it("compares and forwards paths with escaped unreserved characters decoded, other escapes in upper case", () => {
+      expect(decideHttp([matching], get("http://api.example.com/r%65pos/a%2db?q=%41"))).toMatchObject({ decision: "allow", target: { path: "/repos/a-b?q=%41" } });
+      expect(decideHttp([matching], get("http://api.example.com/v%32/status"))).toMatchObject({ decision: "allow", target: { path: "/v2/status" } });
+      expect(decideHttp([route("api.example.com", { port: 80 })], get("http://api.example.com/a%2fb%c3%a9"))).toMatchObject({ target: { path: "/a%2Fb%C3%A9" } });
+    });
+
+    it.each(["/repos/..%2Fadmin", "/repos/a%2fb", "/repos/..%5cadmin", "/repos/%00", "/v2%2Fstatus"])(
+      "refuses %j, an escaped separator or NUL, on a route with path matches",
+      (path) => {
+        expect(decideHttp([matching], get(`http://api.example.com${path}`))).toMatchObject({
+          decision: "deny",
+          reason: expect.stringMatching(/holds an escaped \/ \\ or NUL, which routes with path matches refuse$/),
+        });
+      },
+    );
+
+    it("leaves escaped separators alone on routes without path matches (an API may need %2F in a path)", () => {
+      expect(decideHttp([route("api.example.com", { port: 80 })], get("http://api.example.com/projects/group%2Fname")).decision).toBe("allow");
+      expect(decideHttp([route("api.example.com", { port: 80, matches: [{ methods: ["GET"] }] })], get("http://api.example.com/p/a%2Fb")).decision).toBe("allow");
     });
   });
 });
