@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
+import { type Account, accountOf, DAEMONS, type DaemonName, prepareEgressPrivate, prepareSocketDir, sharedGroupOf } from "./privileges.js";
+import { awaitSecrets, deliverSecrets } from "./secrets-handoff.js";
 
 // The sidecar bundle's init (PID 1 of the bundle container). It starts each
 // daemon named in BOT_BOTTLE_DAEMONS (egress, supervise, git-gate) as its own
@@ -14,10 +16,17 @@ import { createInterface } from "node:readline";
 // SIGTERM/SIGINT are forwarded to every daemon (init exits 0 once they have
 // stopped); SIGHUP is forwarded to egress, which reloads its routes. Daemon
 // files sit next to this one (/opt/bot-bottle in the image).
+//
+// In the bundle (BOT_BOTTLE_PRIVATE_DIR set: a root-only tmpfs), init first
+// waits for the engine to deliver the secrets (`init.js receive-secrets`,
+// see secrets-handoff.ts), gives egress its private copy, and starts every
+// daemon as its own unprivileged uid (privileges.ts). Without it (tests on
+// a host), the daemons run as init's own user, and egress reads the secrets
+// from EGRESS_SECRETS_FILE if one is named.
 
-const KNOWN_DAEMONS = ["egress", "supervise", "git-gate"];
 const STDERR_LINES_KEPT = 10;
 const STOP_GRACE_MS = 8_000;
+const SECRETS_TIMEOUT_MS = 60_000;
 
 function say(message: string): void {
   process.stderr.write(`[init] ${message}\n`);
@@ -29,22 +38,59 @@ function fail(message: string): never {
 }
 
 interface Daemon {
-  name: string;
+  name: DaemonName;
   child: ChildProcess;
   lastStderr: string[];
 }
 
-function parseDaemonList(text: string | undefined): string[] {
+const isDaemon = (name: string): name is DaemonName => (DAEMONS as readonly string[]).includes(name);
+
+function parseDaemonList(text: string | undefined): DaemonName[] {
   const names = (text ?? "")
     .split(",")
     .map((name) => name.trim())
     .filter((name) => name !== "");
-  if (names.length === 0) fail(`BOT_BOTTLE_DAEMONS is empty: name at least one of ${KNOWN_DAEMONS.join(", ")}`);
+  if (names.length === 0) fail(`BOT_BOTTLE_DAEMONS is empty: name at least one of ${DAEMONS.join(", ")}`);
+  const known = names.filter(isDaemon);
   for (const name of names) {
-    if (!KNOWN_DAEMONS.includes(name)) fail(`unknown daemon ${JSON.stringify(name)} in BOT_BOTTLE_DAEMONS (known: ${KNOWN_DAEMONS.join(", ")})`);
+    if (!isDaemon(name)) fail(`unknown daemon ${JSON.stringify(name)} in BOT_BOTTLE_DAEMONS (known: ${DAEMONS.join(", ")})`);
   }
   if (new Set(names).size !== names.length) fail(`BOT_BOTTLE_DAEMONS names a daemon twice: ${names.join(",")}`);
-  return names;
+  return known;
+}
+
+/** How each daemon is started: as whom, and with which environment. */
+interface Launch {
+  account: Account | null;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * In the bundle: takes the delivered secrets, prepares egress's private
+ * folder and the socket volume, and names each daemon's account.
+ */
+async function privilegedLaunches(names: DaemonName[], privateDir: string): Promise<Map<DaemonName, Launch>> {
+  if (process.getuid?.() !== 0) fail("BOT_BOTTLE_PRIVATE_DIR is set, but init does not run as root: it cannot give each daemon its own user");
+  const shared = process.env.EGRESS_QUEUE_DIR ?? process.env.SUPERVISE_QUEUE_DIR;
+  if (!shared) fail("BOT_BOTTLE_PRIVATE_DIR needs EGRESS_QUEUE_DIR: its group is the one the daemons share with the host");
+  const gid = sharedGroupOf(shared);
+  const secrets = await awaitSecrets(privateDir, SECRETS_TIMEOUT_MS);
+  const socket = process.env.EGRESS_SOCKET ?? process.env.SUPERVISE_SOCKET;
+  if (socket) prepareSocketDir(dirname(socket), gid);
+  const launches = new Map<DaemonName, Launch>();
+  for (const name of names) {
+    const account = accountOf(name, gid);
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (name === "egress") {
+      const files = Object.fromEntries(
+        ["EGRESS_CA_CERT", "EGRESS_CA_KEY", "EGRESS_EXTRA_CA"].flatMap((setting) => (process.env[setting] ? [[setting, process.env[setting]!]] : [])),
+      );
+      Object.assign(env, prepareEgressPrivate(privateDir, account, secrets, files));
+    }
+    launches.set(name, { account, env });
+  }
+  say(`received ${Object.keys(secrets).length} secret(s) for egress; daemons run as ${names.map((n) => `${n} uid ${accountOf(n, gid).uid}`).join(", ")}, group ${gid}`);
+  return launches;
 }
 
 function relay(stream: NodeJS.ReadableStream, out: NodeJS.WriteStream, name: string, keep?: string[]): void {
@@ -57,13 +103,34 @@ function relay(stream: NodeJS.ReadableStream, out: NodeJS.WriteStream, name: str
   });
 }
 
-function main(): void {
+/** `init.js receive-secrets`: the engine's delivery of the secrets, read from stdin. */
+function receiveSecrets(): void {
+  const privateDir = process.env.BOT_BOTTLE_PRIVATE_DIR || fail("receive-secrets needs BOT_BOTTLE_PRIVATE_DIR (the bundle's private tmpfs)");
+  try {
+    const count = deliverSecrets(privateDir, readFileSync(0, "utf8"));
+    say(`delivered ${count} secret(s)`);
+  } catch (error) {
+    fail(`cannot take the secrets: ${(error as Error).message}`);
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === "receive-secrets") return receiveSecrets();
   const names = parseDaemonList(process.env.BOT_BOTTLE_DAEMONS);
   // argv[1] is this script: the daemons are bundled next to it.
   const directory = dirname(process.argv[1] ?? "");
   for (const name of names) {
     const file = join(directory, `${name}.js`);
     if (!existsSync(file)) fail(`daemon ${name} is not in this bundle (${file} is missing)`);
+  }
+  const privateDir = process.env.BOT_BOTTLE_PRIVATE_DIR;
+  let launches: Map<DaemonName, Launch>;
+  try {
+    launches = privateDir
+      ? await privilegedLaunches(names, privateDir)
+      : new Map(names.map((name) => [name, { account: null, env: { ...process.env } }]));
+  } catch (error) {
+    fail(`cannot prepare the daemons: ${(error as Error).message}`);
   }
 
   const running = new Map<string, Daemon>();
@@ -98,11 +165,9 @@ function main(): void {
   };
 
   for (const name of names) {
-    const child = spawn(process.execPath, [join(directory, `${name}.js`)], {
-      // Supervise asks egress to reload through init, which forwards SIGHUP.
-      env: { ...daemonEnv(name), BOT_BOTTLE_INIT_PID: String(process.pid) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const { account, env } = launches.get(name)!;
+    // Dropping to a non-zero uid also drops every capability and supplementary group.
+    const child = spawn(process.execPath, [join(directory, `${name}.js`)], { env, stdio: ["ignore", "pipe", "pipe"], ...(account ?? {}) });
     const daemon: Daemon = { name, child, lastStderr: [] };
     running.set(name, daemon);
     relay(child.stdout!, process.stdout, name);
@@ -133,10 +198,4 @@ function main(): void {
   });
 }
 
-/** Egress alone gets the secrets it injects and scans for: no other daemon needs them. */
-function daemonEnv(name: string): NodeJS.ProcessEnv {
-  if (name === "egress") return { ...process.env };
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^EGRESS_(TOKEN|SECRET)_/.test(key)));
-}
-
-main();
+main().catch((error: Error) => fail(`failed: ${error.stack ?? error.message}`));

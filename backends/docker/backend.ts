@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import type { BottlePlan } from "../../src/engine/plan-schema.js";
@@ -23,6 +23,15 @@ const ROUTES_DIR = "/var/lib/bot-bottle/egress-routes";
 const QUEUE_DIR = "/var/lib/bot-bottle/queue";
 /** In the bundle: the sidecars' logs, on the host under the state folder. */
 const LOG_DIR = "/var/log/bot-bottle";
+/** In the bundle: a tmpfs for the secrets handoff (root only) and egress's private files (egress only). */
+const PRIVATE_DIR = "/run/bot-bottle-private";
+/**
+ * What the bundle's init needs as root: chown and reach into host folders to
+ * set up each daemon's files (CHOWN, DAC_OVERRIDE), start the daemons as
+ * their own users (SETUID, SETGID), and signal them (KILL).
+ */
+const BUNDLE_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "SETUID", "SETGID", "KILL"];
+const BUNDLE_PIDS_LIMIT = 256;
 
 export const LABELS = { id: "bot-bottle.id", home: "bot-bottle.home", role: "bot-bottle.role" } as const;
 
@@ -108,13 +117,13 @@ export class DockerBackend implements Backend {
   }
 
   private async startBundle(plan: BottlePlan, image: string, secrets: Record<string, string>): Promise<void> {
-    // Secret values travel in the docker CLI's environment and `-e NAME` copies
-    // them from there: they never appear in any process's argv.
-    const secretArgs = Object.keys(secrets).flatMap((name) => ["-e", name]);
-    // Made here, not by Docker (which would make them root's): only the host
-    // user and the bundle may read proposals and logs.
-    mkdirSync(plan.sidecars.queueDir, { recursive: true, mode: 0o700 });
-    mkdirSync(plan.sidecars.logDir, { recursive: true, mode: 0o700 });
+    // Made here, not by Docker (which would make them root's), and group-writable:
+    // the bundle's daemons run as users of their own in the host user's group
+    // (see sidecars/privileges.ts); nobody else may enter.
+    for (const dir of [plan.sidecars.queueDir, plan.sidecars.logDir, path.dirname(plan.sidecars.routesFile)]) {
+      mkdirSync(dir, { recursive: true, mode: 0o770 });
+      chmodSync(dir, 0o770);
+    }
     const egressEnv = [
       `EGRESS_ROUTES=${ROUTES_DIR}/${path.basename(plan.sidecars.routesFile)}`,
       `EGRESS_SOCKET=${SOCKET_DIR}/egress.sock`,
@@ -130,36 +139,49 @@ export class DockerBackend implements Backend {
         ? [`SUPERVISE_QUEUE_DIR=${QUEUE_DIR}`, `SUPERVISE_SOCKET=${SOCKET_DIR}/supervise.sock`, `SUPERVISE_TIMEOUT_MS=${plan.sidecars.supervise.timeoutMs}`]
         : []),
     ].flatMap((setting) => ["-e", setting]);
-    await docker(
-      [
-        "run",
-        "-d",
-        "--name",
-        plan.resources.bundle,
-        ...labelArgs(plan, "bundle"),
-        "--network",
-        plan.resources.network,
-        "--init",
-        "--security-opt",
-        "no-new-privileges",
-        "-v",
-        `${plan.resources.volume}:${SOCKET_DIR}`,
-        "-v",
-        `${plan.sidecars.egressConfigDir}:${EGRESS_CONFIG_DIR}:ro`,
-        "-v",
-        `${path.dirname(plan.sidecars.routesFile)}:${ROUTES_DIR}`,
-        "-v",
-        `${plan.sidecars.queueDir}:${QUEUE_DIR}`,
-        "-v",
-        `${plan.sidecars.logDir}:${LOG_DIR}`,
-        "-e",
-        `BOT_BOTTLE_DAEMONS=${plan.sidecars.daemons.join(",")}`,
-        ...egressEnv,
-        ...secretArgs,
-        image,
-      ],
-      { env: secrets },
-    );
+    await docker([
+      "run",
+      "-d",
+      "--name",
+      plan.resources.bundle,
+      ...labelArgs(plan, "bundle"),
+      "--network",
+      plan.resources.network,
+      "--init",
+      "--security-opt",
+      "no-new-privileges",
+      // Init alone keeps root, to hand each daemon its user and private files and
+      // to signal them; the daemons themselves run without any capability.
+      "--cap-drop",
+      "ALL",
+      ...BUNDLE_CAPABILITIES.flatMap((capability) => ["--cap-add", capability]),
+      "--pids-limit",
+      String(BUNDLE_PIDS_LIMIT),
+      // In memory, and nobody but root may list it: the secrets are delivered
+      // there, and egress keeps its private copies in a folder of its own in it.
+      "--tmpfs",
+      `${PRIVATE_DIR}:rw,noexec,nosuid,nodev,size=4m,mode=0711`,
+      "-v",
+      `${plan.resources.volume}:${SOCKET_DIR}`,
+      "-v",
+      `${plan.sidecars.egressConfigDir}:${EGRESS_CONFIG_DIR}:ro`,
+      "-v",
+      `${path.dirname(plan.sidecars.routesFile)}:${ROUTES_DIR}`,
+      "-v",
+      `${plan.sidecars.queueDir}:${QUEUE_DIR}`,
+      "-v",
+      `${plan.sidecars.logDir}:${LOG_DIR}`,
+      "-e",
+      `BOT_BOTTLE_DAEMONS=${plan.sidecars.daemons.join(",")}`,
+      "-e",
+      `BOT_BOTTLE_PRIVATE_DIR=${PRIVATE_DIR}`,
+      ...egressEnv,
+      image,
+    ]);
+    // Secret values never go into the container's environment (docker inspect
+    // shows it, and Docker keeps it on disk) nor into any argv: init takes them
+    // from stdin, through an exec, into its private tmpfs.
+    await docker(["exec", "-i", plan.resources.bundle, "node", "/opt/bot-bottle/init.js", "receive-secrets"], { input: JSON.stringify(secrets) });
   }
 
   private async startAgent(plan: BottlePlan, image: string, runtime: string | null): Promise<void> {

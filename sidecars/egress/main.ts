@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, watchFile } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import { removeStaleSocket } from "../stale-socket.js";
+import { readSecretsFile, type Secrets } from "../secrets-handoff.js";
+import { openToPeers, removeStaleSocket } from "../unix-socket.js";
 import { allowedNetworks, FORBIDDEN_ADDRESS } from "./addresses.js";
 import { type DecisionRecord, DecisionLog } from "./audit.js";
 import { MIN_SECRET_LENGTH, Scanner } from "./dlp-detectors.js";
@@ -27,9 +28,11 @@ import { Upstreams, upstreamTrust } from "./upstream.js";
 // the policy core and the decision logged. Tunnels to routes that need to see
 // requests (matches, auth, dlp) are TLS-terminated with the bottle CA; the
 // rest pass the TLS gate (only TLS, naming the CONNECT host) and are then
-// copied byte for byte. SIGHUP reloads the routes file: open tunnels
-// keep running, and requests inside intercepted tunnels are judged against
-// the routes of the moment they arrive.
+// copied byte for byte. The routes file is reloaded when it changes (supervise
+// replaces it when an approval adds a route; egress watches it, since
+// supervise runs as another user and cannot signal egress) and on SIGHUP: open
+// tunnels keep running, and requests inside intercepted tunnels are judged
+// against the routes of the moment they arrive.
 //
 // Environment:
 //   EGRESS_ROUTES            path of the routes file (required)
@@ -44,8 +47,10 @@ import { Upstreams, upstreamTrust } from "./upstream.js";
 //   EGRESS_QUEUE_DIR         the bottle's supervise queue folder (DLP holds)
 //   EGRESS_HOLD_TIMEOUT_MS   how long a held request waits for an answer (default 300000)
 //   EGRESS_DLP_MAX_BODY_BYTES  the largest body DLP reads (default 16 MiB); larger ones are refused
+//   EGRESS_SECRETS_FILE      JSON file of the token and secret values the routes file names
+//                            (by EGRESS_TOKEN_*/EGRESS_SECRET_* name); in the bundle, a
+//                            file only egress's uid can read (see ../privileges.ts)
 //   BOT_BOTTLE_ID            the bottle id, named in proposals
-//   and the token and secret variables the routes file names.
 
 const HEALTH_PATH = "/__bot-bottle/health";
 const UPSTREAM_CONNECT_TIMEOUT_MS = 30_000;
@@ -53,6 +58,7 @@ const DEFAULT_CA_CERT = "/etc/bot-bottle/egress/ca.pem";
 const DEFAULT_CA_KEY = "/etc/bot-bottle/egress/ca-key.pem";
 const DEFAULT_HOLD_TIMEOUT_MS = 300_000;
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+const ROUTES_POLL_MS = 250;
 
 function say(message: string): void {
   process.stderr.write(`egress: ${message}\n`);
@@ -75,10 +81,12 @@ function positiveInteger(name: string, fallback: number): number {
   return value;
 }
 
+const routesDigest = (text: string) => createHash("sha256").update(text).digest("hex");
+
 /** The routes file, and the sha256 of its text (named on the health answer, so a writer can tell its change was loaded). */
 function loadRoutes(path: string): { config: RoutesFile; digest: string } {
   const text = readFileSync(path, "utf8");
-  return { config: parseRoutesFile(text), digest: createHash("sha256").update(text).digest("hex") };
+  return { config: parseRoutesFile(text), digest: routesDigest(text) };
 }
 
 /** The interceptor when a CA is configured: an explicitly named CA must load; the default one is optional. */
@@ -105,8 +113,8 @@ interface Loaded {
   scanner: Scanner;
 }
 
-function derive({ config, digest }: { config: RoutesFile; digest: string }): Loaded {
-  const secrets = knownSecrets(config.routes, process.env);
+function derive({ config, digest }: { config: RoutesFile; digest: string }, secretValues: Secrets): Loaded {
+  const secrets = knownSecrets(config.routes, secretValues);
   for (const secret of secrets) {
     if (secret.value.length < MIN_SECRET_LENGTH) say(`${secret.name} is shorter than ${MIN_SECRET_LENGTH} characters; DLP cannot look for it without false alarms`);
   }
@@ -116,9 +124,17 @@ function derive({ config, digest }: { config: RoutesFile; digest: string }): Loa
 async function main(): Promise<void> {
   const routesPath = process.env.EGRESS_ROUTES || fatal("EGRESS_ROUTES is not set (path of the routes file)");
   const socketPath = process.env.EGRESS_SOCKET || "/run/bot-bottle/egress.sock";
+  let secretValues: Secrets = {};
+  if (process.env.EGRESS_SECRETS_FILE) {
+    try {
+      secretValues = readSecretsFile(process.env.EGRESS_SECRETS_FILE);
+    } catch (error) {
+      fatal(`cannot read the secrets: ${(error as Error).message}`);
+    }
+  }
   let loaded: Loaded;
   try {
-    loaded = derive(loadRoutes(routesPath));
+    loaded = derive(loadRoutes(routesPath), secretValues);
   } catch (error) {
     fatal(`cannot load routes from ${routesPath}: ${(error as Error).message}`);
   }
@@ -147,7 +163,7 @@ async function main(): Promise<void> {
     scanner: loaded.scanner,
     holds,
     upstreams,
-    env: process.env,
+    env: secretValues,
     maxBodyBytes,
     record: (entry) => decisions.record(entry),
     scrub: (text) => scrub(loaded.scanner, text),
@@ -263,7 +279,7 @@ async function main(): Promise<void> {
 
   function reloadRoutes(): void {
     try {
-      loaded = derive(loadRoutes(routesPath));
+      loaded = derive(loadRoutes(routesPath), secretValues);
       decisions.level = loaded.config.log;
       say(`routes reloaded from ${routesPath}: ${loaded.config.routes.length} route(s)`);
     } catch (error) {
@@ -272,6 +288,14 @@ async function main(): Promise<void> {
   }
 
   process.on("SIGHUP", reloadRoutes);
+  // Polling the file's stat sees a replacement by rename on every filesystem (bind mounts included); the digest skips no-op changes.
+  watchFile(routesPath, { interval: ROUTES_POLL_MS, persistent: false }, () => {
+    try {
+      if (routesDigest(readFileSync(routesPath, "utf8")) !== loaded.digest) reloadRoutes();
+    } catch (error) {
+      say(`cannot read ${routesPath} to see whether it changed: ${(error as Error).message}`);
+    }
+  });
   process.on("SIGTERM", () => process.exit(0));
   process.on("SIGINT", () => process.exit(0));
 
@@ -307,7 +331,12 @@ function listen(server: http.Server, where: { path: string } | { host: string; p
       server.on("error", (error) => say(`listener ${label}: ${error.message}`));
       resolve(label);
     };
-    if ("path" in where) server.listen(where.path, done);
+    if ("path" in where) {
+      server.listen(where.path, () => {
+        openToPeers(where.path);
+        done();
+      });
+    }
     else server.listen(where.port, where.host, done);
   });
 }

@@ -1,17 +1,16 @@
 import http from "node:http";
 import { ROUTES_DIGEST_HEADER } from "../egress/routes.js";
 
-// Asks egress to reload its routes and waits until it has: the bundle's init
-// forwards SIGHUP to egress, and egress's health answer names the digest of
-// the routes it loaded. Only once that digest is the one just written may the
+// Waits until egress serves the routes just written: egress watches its
+// routes file and reloads when it changes (supervise runs as another user
+// and may not signal it), and its health answer names the digest of the
+// routes it loaded. Only once that digest is the one just written may the
 // agent be told that its route is live.
 
 const HEALTH_PATH = "/__bot-bottle/health";
 const POLL_MS = 50;
 
 export interface EgressReloadSettings {
-  /** The bundle's init, which forwards SIGHUP to egress; null outside the bundle (reloads then fail). */
-  initPid: number | null;
   /** Egress's Unix socket, for its health endpoint. */
   egressSocket: string;
   timeoutMs: number;
@@ -29,24 +28,13 @@ function loadedDigest(socketPath: string): Promise<string | null> {
   });
 }
 
-/**
- * A function that reloads egress and resolves once egress serves the routes
- * whose sha256 is `digest`. The signal is sent only once egress answers: until
- * then it has no SIGHUP handler (a signal would kill it), and when it does
- * answer it may already have loaded the new file at its start.
- */
+/** A function that resolves once egress serves the routes whose sha256 is `digest`, or throws past the timeout. */
 export function egressReloader(settings: EgressReloadSettings): (digest: string) => Promise<void> {
   return async (digest) => {
-    if (settings.initPid === null) throw new Error("egress cannot be reloaded: supervise is not running under the bundle's init");
     const deadline = Date.now() + settings.timeoutMs;
-    let signalled = false;
     for (;;) {
       const loaded = await loadedDigest(settings.egressSocket);
       if (loaded === digest) return;
-      if (loaded !== null && !signalled) {
-        process.kill(settings.initPid, "SIGHUP");
-        signalled = true;
-      }
       if (Date.now() >= deadline) {
         throw new Error(`egress did not load the new routes within ${settings.timeoutMs} ms (it serves ${loaded ?? "no answer"}); see the bundle's log`);
       }

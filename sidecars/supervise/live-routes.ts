@@ -63,7 +63,7 @@ export class LiveRoutes {
     }
   }
 
-  /** Written whole, owned like the folder (the host user), then renamed over the old one. */
+  /** Written whole, in the folder's group, then renamed over the old one (egress sees the change and reloads). */
   #write(text: string): void {
     renameSync(writeOwnedTemp(this.file, text, 0o644), this.file);
   }

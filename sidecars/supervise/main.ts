@@ -1,6 +1,6 @@
 import http from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { removeStaleSocket } from "../stale-socket.js";
+import { openToPeers, removeStaleSocket } from "../unix-socket.js";
 import { startApplier } from "./applier.js";
 import { egressReloader } from "./egress-reload.js";
 import { LiveRoutes } from "./live-routes.js";
@@ -20,7 +20,6 @@ import { Supervisor } from "./supervisor.js";
 //   EGRESS_ROUTES          egress's live routes file, read-write (required)
 //   EGRESS_SOCKET          egress's socket, to confirm a reload (default /run/bot-bottle/egress.sock)
 //   BOT_BOTTLE_ID          the bottle id, named in proposals
-//   BOT_BOTTLE_INIT_PID    the bundle's init, which forwards SIGHUP to egress (set by init)
 
 const MCP_PATH = "/mcp";
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -53,11 +52,7 @@ async function main(): Promise<void> {
   const queueDir = process.env.SUPERVISE_QUEUE_DIR || fatal("SUPERVISE_QUEUE_DIR is not set (the bottle's queue folder)");
   const routesFile = process.env.EGRESS_ROUTES || fatal("EGRESS_ROUTES is not set (egress's live routes file)");
   const socketPath = process.env.SUPERVISE_SOCKET || "/run/bot-bottle/supervise.sock";
-  const initPid = process.env.BOT_BOTTLE_INIT_PID ? Number(process.env.BOT_BOTTLE_INIT_PID) : null;
-  const routes = new LiveRoutes(
-    routesFile,
-    egressReloader({ initPid, egressSocket: process.env.EGRESS_SOCKET || "/run/bot-bottle/egress.sock", timeoutMs: RELOAD_TIMEOUT_MS }),
-  );
+  const routes = new LiveRoutes(routesFile, egressReloader({ egressSocket: process.env.EGRESS_SOCKET || "/run/bot-bottle/egress.sock", timeoutMs: RELOAD_TIMEOUT_MS }));
   try {
     routes.read();
   } catch (error) {
@@ -99,6 +94,7 @@ async function main(): Promise<void> {
   }
   httpServer.once("error", (error) => fatal(`cannot listen on ${socketPath}: ${error.message}`));
   httpServer.listen(socketPath, () => {
+    openToPeers(socketPath);
     say(`ready on unix:${socketPath}, queue ${queueDir}, waiting up to ${supervisor.settings.timeoutMs} ms per call`);
   });
 }

@@ -14,14 +14,15 @@ import { writeOwnedTemp } from "../owned-temp-file.js";
 //   <id>.proposal.json   written once by whoever asks
 //   <id>.answer.json     written once by whoever decides (first answer wins)
 //
-// Every file is written whole (temp file, then rename or link), mode 0600 and
-// owned by the folder's owner (the bundle runs as root; the host user reads).
+// Every file is written whole (temp file, then rename or link), mode 0640 in
+// the folder's group: the bundle's daemons (each its own user) and the host
+// user share that group, and nobody else may read the folder.
 // Ids are 128 random bits, so nobody can answer a proposal they were not shown.
 // Anything unexpected reads as a refusal: a missing queue, an answer that does
 // not parse or names another id.
 
 const ID_PATTERN = /^[0-9a-f]{32}$/;
-const FILE_MODE = 0o600;
+const FILE_MODE = 0o640;
 const DEFAULT_POLL_MS = 500;
 
 export const ProposalId = z.string().regex(ID_PATTERN, "must be 32 lowercase hex digits");

@@ -81,9 +81,7 @@ describe("egress under attack (loopback)", () => {
     EGRESS_QUEUE_DIR: queue,
     EGRESS_HOLD_TIMEOUT_MS: "20000",
     BOT_BOTTLE_ID: "attacks-1",
-    EGRESS_TOKEN_API: token,
-    EGRESS_SECRET_CANARY: canary,
-    EGRESS_SECRET_SPACED: spaced,
+    EGRESS_SECRETS_FILE: path.join(dir, "secrets.json"),
   });
   const startEgress = async (extra: Record<string, string>, socket: string) => {
     const daemon = new DaemonProcess("egress", { env: { ...env(), EGRESS_SOCKET: path.join(dir, socket), ...extra } });
@@ -101,6 +99,7 @@ describe("egress under attack (loopback)", () => {
 
   beforeAll(async () => {
     mkdirSync(queue);
+    writeFileSync(path.join(dir, "secrets.json"), JSON.stringify({ EGRESS_TOKEN_API: token, EGRESS_SECRET_CANARY: canary, EGRESS_SECRET_SPACED: spaced }), { mode: 0o600 });
     const ca = await createBottleCa("attacks-test");
     caPem = ca.certPem;
     writeFileSync(path.join(dir, "ca.pem"), ca.certPem);

@@ -20,7 +20,15 @@ import { placeRawAnswer } from "../../support/raw-answer.js";
 // values set in the host environment only.
 
 const fixtureHome = path.join(repoRoot, "test", "fixtures", "homes", "egress");
-const PUBLIC_NAMES = ["pass.upstream.test", "api.upstream.test", "redact.upstream.test", "hold.upstream.test", "late.upstream.test"];
+const PUBLIC_NAMES = [
+  "pass.upstream.test",
+  "api.upstream.test",
+  "redact.upstream.test",
+  "hold.upstream.test",
+  "late.upstream.test",
+  "inspected.shared.upstream.test",
+  "tenant.shared.upstream.test",
+];
 const HOLD_SECONDS = 8;
 const CANARY_VAR = "EGRESS_SECRET_BB_EGRESS_TEST_CANARY";
 const UNDICI = "/usr/local/lib/node_modules/npm/node_modules/undici";
@@ -178,6 +186,50 @@ describeWithDocker("egress in a real bottle", () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ tls: true, servername: "pass.upstream.test", clientCert: CLIENT_CERT_CN });
   });
 
+  it("refuses domain fronting through a passthrough route: a TLS hello naming another tenant of the address never reaches it", async () => {
+    const marker = `/front-${randomBytes(6).toString("hex")}`;
+    const script = `
+      const http = require("http"), tls = require("tls"), fs = require("fs");
+      const ca = fs.readFileSync("/tmp/up/ca.pem");
+      const attempt = (connectTo, servername) => new Promise((resolve) => {
+        const req = http.request({ host: "127.0.0.1", port: 9099, method: "CONNECT", path: connectTo + ":443", agent: false });
+        req.on("connect", (res, socket) => {
+          if (res.statusCode !== 200) return resolve("CONNECT " + res.statusCode);
+          const s = tls.connect({ socket, servername, ca }, () => {
+            s.end("GET ${marker} HTTP/1.1\\r\\nHost: " + servername + "\\r\\nConnection: close\\r\\n\\r\\n");
+            let body = ""; s.on("data", (c) => (body += c)); s.on("end", () => resolve("answered " + body.split("\\r\\n")[0]));
+          });
+          s.on("error", (e) => resolve("tls " + (e.code || e.message)));
+        });
+        req.on("error", (e) => resolve("proxy " + e.message));
+        req.end();
+      });
+      (async () => console.log(JSON.stringify([
+        await attempt("pass.upstream.test", "tenant.shared.upstream.test"),
+        await attempt("pass.upstream.test", "pass.upstream.test"),
+      ])))();`;
+    const result = await agentNode(script);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const [fronted, honest] = JSON.parse(result.stdout) as string[];
+    expect(fronted).toMatch(/^tls /);
+    expect(honest).toBe("answered HTTP/1.1 200 OK");
+    const seen = (await upstreamRequests(upstream)).filter((r) => r.url === marker);
+    expect(seen.map((r) => r.host)).toEqual(["pass.upstream.test"]);
+    expect(await bundleLogs()).toMatch(/TLS server name tenant\.shared\.upstream\.test does not match CONNECT target pass\.upstream\.test/);
+  });
+
+  it("lets the most specific route win: a host under a wildcard passthrough that a route of its own inspects is intercepted", async () => {
+    const inspected = await agentSh("curl -sS --max-time 20 https://inspected.shared.upstream.test/v1/echo");
+    expect(inspected.exitCode, inspected.stderr).toBe(0);
+    const echo = JSON.parse(inspected.stdout) as Echo;
+    expect(echo.headers.authorization).toBe(`Bearer ${token}`);
+    expect(echo).toMatchObject({ servername: "inspected.shared.upstream.test", clientCert: null });
+    const outside = await agentSh("curl -sS --max-time 20 -o /dev/null -D - https://inspected.shared.upstream.test/admin");
+    expect(outside.stdout).toMatch(/x-bot-bottle-reason: no route for inspected\.shared\.upstream\.test admits GET \/admin/i);
+    const tenant = await agentSh(`curl -sS --max-time 20 ${curlTls} https://tenant.shared.upstream.test/echo`);
+    expect(JSON.parse(tenant.stdout)).toMatchObject({ servername: "tenant.shared.upstream.test", clientCert: CLIENT_CERT_CN });
+  });
+
   it("delivers the host-side token to a routed host, replacing the Authorization and x-api-key the agent set", async () => {
     const curl = await agentSh(`curl -sS --max-time 20 -H 'Authorization: Bearer agent-placeholder' -H 'x-api-key: sk-agent' https://api.upstream.test/v1/echo`);
     expect(curl.exitCode, curl.stderr).toBe(0);
@@ -259,11 +311,12 @@ describeWithDocker("egress in a real bottle", () => {
     const results = await fetchAll([...requests, { id: "sentinel", url: "https://api.upstream.test/v1/sentinel", headers: { "x-marker": "block-sentinel" } }]);
     for (const result of results.slice(0, -1)) {
       const [form, location] = result.id.split("|");
-      expect({ id: result.id, status: result.status, reason: result.reason }).toEqual({
-        id: result.id,
-        status: 403,
-        reason: `DLP: known secret ${CANARY_VAR} (${form}) in ${location}`,
-      });
+      // URL-encoded, the canary's "/" is a %2F, which a route with path matches refuses before DLP looks.
+      const reason =
+        result.id === "url|path"
+          ? `path /v1/x/[REDACTED:${CANARY_VAR}] holds an escaped / \\ or NUL, which routes with path matches refuse`
+          : `DLP: known secret ${CANARY_VAR} (${form}) in ${location}`;
+      expect({ id: result.id, status: result.status, reason: result.reason }).toEqual({ id: result.id, status: 403, reason });
     }
     expect(results.at(-1)!.status).toBe(200);
     // The sentinel went through the same route after them: none of them got there.
@@ -380,7 +433,7 @@ describeWithDocker("egress in a real bottle", () => {
     routes.routes.push({ host: "late.upstream.test", port: null, tls_passthrough: false, matches: null, auth: null, dlp: null });
     writeFileSync(plan.sidecars.routesFile, JSON.stringify(routes, null, 2));
     await execa("docker", ["kill", "--signal", "HUP", plan.resources.bundle]);
-    for (let i = 0; i < 100 && !/routes reloaded .*: 6 route\(s\)/.test(await bundleLogs()); i++) {
+    for (let i = 0; i < 100 && !/routes reloaded .*: 8 route\(s\)/.test(await bundleLogs()); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect((await agentSh(late)).stdout).toBe("200 200");

@@ -85,6 +85,7 @@ describe("egress TLS interception (loopback)", () => {
 
   beforeAll(async () => {
     mkdirSync(queue);
+    writeFileSync(path.join(dir, "secrets.json"), JSON.stringify({ EGRESS_TOKEN_API: token, EGRESS_SECRET_CANARY: canary }), { mode: 0o600 });
     const ca = await createBottleCa("loopback-test");
     caPem = ca.certPem;
     writeFileSync(path.join(dir, "ca.pem"), ca.certPem);
@@ -116,8 +117,7 @@ describe("egress TLS interception (loopback)", () => {
         EGRESS_QUEUE_DIR: queue,
         EGRESS_HOLD_TIMEOUT_MS: "20000",
         BOT_BOTTLE_ID: "loopback-1",
-        EGRESS_TOKEN_API: token,
-        EGRESS_SECRET_CANARY: canary,
+        EGRESS_SECRETS_FILE: path.join(dir, "secrets.json"),
       },
     });
     const ready = await egress.waitForLine("stderr", /egress: ready on .*TLS interception on/);
@@ -250,7 +250,7 @@ describe("egress TLS interception (loopback)", () => {
 
   it("refuses inspected routes at CONNECT when it has no CA", async () => {
     const bare = new DaemonProcess("egress", {
-      env: { EGRESS_ROUTES: path.join(dir, "routes.json"), EGRESS_SOCKET: path.join(dir, "bare.sock"), EGRESS_TOKEN_API: token },
+      env: { EGRESS_ROUTES: path.join(dir, "routes.json"), EGRESS_SOCKET: path.join(dir, "bare.sock"), EGRESS_SECRETS_FILE: path.join(dir, "secrets.json") },
     });
     await bare.waitForLine("stderr", /egress: ready on/);
     try {

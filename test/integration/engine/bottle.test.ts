@@ -59,7 +59,7 @@ describeWithDocker("a real bottle (docker backend)", () => {
     const network = `bot-bottle-${id}`;
     // A declared upstream on the bundle's network, and a bystander on another network.
     const server = (greeting: string) =>
-      `require('http').createServer((q,s)=>s.end('${greeting} '+q.url)).listen(80,()=>console.log('listening'))`;
+      `require('http').createServer((q,s)=>{console.log('saw '+q.url);s.end('${greeting} '+q.url)}).listen(80,()=>console.log('listening'))`;
     await internet.connect(`${network}-bundle`);
     await docker(["run", "-d", "--name", upstream, "--network", internet.name, "--network-alias", "upstream.test", baseImage(), "node", "-e", server("upstream says")]);
     await docker(["network", "create", otherNet]);
@@ -136,11 +136,16 @@ describeWithDocker("a real bottle (docker backend)", () => {
     expect(store.stdout.replace(/\s/g, "")).toContain(body);
   });
 
-  it("reaches a declared host through egress (plain HTTP and a CONNECT tunnel)", async () => {
+  it("reaches a declared host through egress with plain HTTP, but not with plain HTTP in a CONNECT tunnel, where egress could not check it", async () => {
     const plain = await exec(["curl", "-sS", "--max-time", "10", "http://upstream.test/plain"]);
     expect(plain.stdout).toBe("upstream says /plain");
-    const tunnel = await exec(["curl", "-sS", "--max-time", "10", "--proxytunnel", "http://upstream.test/tunnel"]);
-    expect(tunnel.stdout).toBe("upstream says /tunnel");
+    const tunnel = await exec(["curl", "-sS", "-D", "-", "-o", "/dev/null", "--max-time", "10", "--proxytunnel", "-H", "Host: evil.example", "http://upstream.test/dns-query"]);
+    expect(tunnel.stdout).toMatch(/^HTTP\/1\.1 200 Connection Established/m);
+    expect(tunnel.stdout).toMatch(/^HTTP\/1\.1 403/m);
+    expect(tunnel.stdout).toMatch(/x-bot-bottle-reason: only TLS passes through a CONNECT tunnel/i);
+    const seen = await docker(["logs", upstream]);
+    expect(seen.stdout).toContain("saw /plain");
+    expect(seen.stdout).not.toContain("dns-query");
   });
 
   it("refuses an undeclared host at egress with 403 and a reason", async () => {

@@ -69,7 +69,7 @@ describe("the supervise loop (bundle daemons, forwarder, bot-bottle mcp)", () =>
         EGRESS_ROUTES: routesFile,
         EGRESS_SOCKET: path.join(run, "egress.sock"),
         EGRESS_LISTEN: "127.0.0.1:0",
-        EGRESS_TOKEN_API: TOKEN_VALUE,
+        EGRESS_SECRETS_FILE: path.join(run, "secrets.json"),
         SUPERVISE_SOCKET: path.join(run, "supervise.sock"),
         SUPERVISE_QUEUE_DIR: queue,
         SUPERVISE_TIMEOUT_MS: String(WAIT_MS),
@@ -135,6 +135,7 @@ describe("the supervise loop (bundle daemons, forwarder, bot-bottle mcp)", () =>
       routes: [{ host: "api.example.test", port: null, tls_passthrough: false, matches: null, auth: { scheme: "Bearer", token_env: "EGRESS_TOKEN_API" }, dlp: null }],
     };
     writeFileSync(routesFile, JSON.stringify(routes));
+    writeFileSync(path.join(run, "secrets.json"), JSON.stringify({ EGRESS_TOKEN_API: TOKEN_VALUE }), { mode: 0o600 });
     upstream = await FakeUpstream.start();
     await startBundle();
     const port = await unusedPort();
