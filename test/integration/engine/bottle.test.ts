@@ -202,12 +202,14 @@ describeWithDocker("a real bottle (docker backend)", () => {
     const attempts = await exec([
       "sh",
       "-c",
-      "rm -f /run/bot-bottle/egress.sock; echo rm=$?; mv /run/bot-bottle/egress.sock /tmp/x 2>/dev/null; echo mv=$?; touch /run/bot-bottle/fake.sock 2>/dev/null; echo touch=$?; test -S /run/bot-bottle/egress.sock; echo present=$?",
+      "rm -f /run/bot-bottle/egress.sock; echo rm=$?; mv /run/bot-bottle/egress.sock /tmp/x 2>/dev/null; echo mv=$?; touch /run/bot-bottle/fake.sock 2>/dev/null; echo touch=$?",
     ]);
     expect(attempts.stdout).toMatch(/rm=1/);
     expect(attempts.stdout).toMatch(/mv=1/);
     expect(attempts.stdout).toMatch(/touch=1/);
-    expect(attempts.stdout).toMatch(/present=0/);
+    const present = await exec(["sh", "-c", "test -S /run/bot-bottle/egress.sock; echo present=$?; ls /run/bot-bottle"], "root");
+    expect(present.stdout).toMatch(/present=0/);
+    expect(present.stdout).not.toContain("fake.sock");
   });
 
   it("cannot kill the forwarder as node, and egress still answers afterwards", async () => {

@@ -80,7 +80,8 @@ describeWithDocker("supervise registration in a real start", () => {
     const probe = await exec(record.id, PROBE);
     expect(probe.exitCode).toBe(1);
     expect(probe.stdout.trim()).toBe("ECONNREFUSED");
-    const sockets = await runCli(["exec", record.id, "--", "ls", "/run/bot-bottle"], env);
+    // Listed as root: the agent user may not even look into the socket volume.
+    const sockets = await runCli(["exec", "--user", "root", record.id, "--", "ls", "/run/bot-bottle"], env);
     expect(sockets.stdout.trim().split("\n")).toEqual(["egress.sock"]);
     const bundleEnv = await execa("docker", ["inspect", "--format", "{{join .Config.Env \"\\n\"}}", `bot-bottle-${record.id}-bundle`]);
     expect(bundleEnv.stdout).toContain("BOT_BOTTLE_DAEMONS=egress\n");
