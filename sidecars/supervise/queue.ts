@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { linkSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch } from "node:fs";
+import { closeSync, constants, fstatSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { writeOwnedTemp } from "../owned-temp-file.js";
@@ -18,11 +18,15 @@ import { writeOwnedTemp } from "../owned-temp-file.js";
 // owned by the folder's owner (the bundle runs as root; the host user reads).
 // Ids are 128 random bits, so nobody can answer a proposal they were not shown.
 // Anything unexpected reads as a refusal: a missing queue, an answer that does
-// not parse or names another id.
+// not parse or names another id. Readers never follow a symbolic link out of
+// the folder (the bundle can write one pointing at any host file) and read
+// only regular files of a bounded size (a FIFO would block them for ever).
 
 const ID_PATTERN = /^[0-9a-f]{32}$/;
 const FILE_MODE = 0o600;
 const DEFAULT_POLL_MS = 500;
+/** Far above any real proposal or answer; a bigger file is not read into memory. */
+const MAX_FILE_BYTES = 1024 * 1024;
 
 export const ProposalId = z.string().regex(ID_PATTERN, "must be 32 lowercase hex digits");
 
@@ -117,16 +121,42 @@ export function answerOnce(dir: string, answer: Answer): AnswerOutcome {
   }
 }
 
+/**
+ * The text of a queue file; null when there is none. Throws for a symbolic
+ * link (never followed), anything but a regular file, and a file too big to
+ * be a proposal or an answer.
+ */
+function readQueueFile(file: string): string | null {
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return null;
+    if (code === "ELOOP") throw new Error(`${path.basename(file)} is a symbolic link, which is never followed`);
+    throw error;
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new Error(`${path.basename(file)} is not a regular file`);
+    if (stats.size > MAX_FILE_BYTES) throw new Error(`${path.basename(file)} is larger than ${MAX_FILE_BYTES} bytes`);
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The answer to `id`, if one has been written; a file that does not hold a valid answer to this id is a refusal. */
 export function readAnswer(dir: string, id: ProposalId): AnswerOutcome | null {
   const file = answerFile(dir, id);
-  let text: string;
+  let text: string | null;
   try {
-    text = readFileSync(file, "utf8");
+    text = readQueueFile(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     return { kind: "malformed", reason: `answer unreadable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
   }
+  if (text === null) return null;
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -191,13 +221,8 @@ export function waitForAnswer(
 
 /** The proposal `id` in this queue; null when there is none, an Error when the file does not hold a valid proposal with this id. */
 export function readProposal(dir: string, id: ProposalId): Proposal | null {
-  let text: string;
-  try {
-    text = readFileSync(proposalFile(dir, id), "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
+  const text = readQueueFile(proposalFile(dir, id));
+  if (text === null) return null;
   const proposal = Proposal.parse(JSON.parse(text));
   if (proposal.id !== id) throw new Error(`proposal file ${id} names another proposal`);
   return proposal;

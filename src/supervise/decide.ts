@@ -50,7 +50,8 @@ function bottleTokens(home: string, bottle: string): string[] {
 const describeAnswer = (answer: Answer) => `${answer.decision === "approve" ? "approved" : "rejected"} by ${answer.decided_by} at ${answer.decided_at}`;
 
 export function decide(home: string, request: DecisionRequest, decidedBy: string): DecisionRecord {
-  const { dir, proposal } = findProposal(home, request.request_id);
+  // The bottle is the folder the proposal sits in, never what the proposal says.
+  const { dir, bottle, proposal } = findProposal(home, request.request_id);
   const existing = readAnswer(dir, proposal.id);
   if (existing) {
     throw new UserError(
@@ -65,7 +66,7 @@ export function decide(home: string, request: DecisionRequest, decidedBy: string
     if (request.modified === undefined) {
       throw new UserError(`decision "modify" needs "modified": the whole edited payload, in the shape supervise_list shows for request ${proposal.id}`);
     }
-    const check = checkEditedPayload(proposal.kind, request.modified, bottleTokens(home, proposal.bottle));
+    const check = checkEditedPayload(proposal.kind, request.modified, bottleTokens(home, bottle));
     if (!check.ok) throw new UserError(`the modified payload for request ${proposal.id} is not valid: ${check.problems.join("; ")}`);
     modified = check.payload;
   }
@@ -78,13 +79,13 @@ export function decide(home: string, request: DecisionRequest, decidedBy: string
     decided_at: new Date().toISOString(),
   };
   const standing = answerOnce(dir, answer);
-  syncAudit(home, proposal.bottle);
+  syncAudit(home, bottle);
   if (standing.kind !== "answer" || standing.answer.decided_at !== answer.decided_at || standing.answer.decided_by !== answer.decided_by) {
     throw new UserError(`request ${proposal.id} was decided by someone else at the same moment: ${standing.kind === "answer" ? describeAnswer(standing.answer) : "its answer is unusable"}`);
   }
   return {
     request_id: proposal.id,
-    bottle: proposal.bottle,
+    bottle,
     kind: proposal.kind,
     summary: proposal.summary,
     decision: answer.decision,

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newProposalId, readAnswer, writeProposal, type Proposal } from "../../../sidecars/supervise/queue.js";
+import { newProposalId, proposalFile, readAnswer, writeProposal, type Proposal } from "../../../sidecars/supervise/queue.js";
 import { homePaths } from "../../../src/home.js";
 import { readAudit } from "../../../src/supervise/audit.js";
 import { cliPath, runCli } from "../../support/cli.js";
@@ -93,5 +94,33 @@ describe("bot-bottle supervise / approve / reject", () => {
     expect(JSON.parse(lines[1]!)).toEqual({ event: "decided", bottle, id: proposal.id });
     follower.kill("SIGTERM");
     expect((await follower).exitCode).toBe(0);
+  });
+
+  it("never shows what a symlinked proposal points at, and does not hang on a FIFO planted as a proposal", async () => {
+    const canary = "canary-host-file-5d1c0e2b";
+    const outside = mkdtempSync(path.join(os.tmpdir(), "bb-supervise-cli-host-"));
+    const linked = newProposalId();
+    const fifo = newProposalId();
+    try {
+      writeFileSync(path.join(outside, "secret.json"), JSON.stringify({ id: linked, bottle, kind: "request-approval", summary: canary, payload: {}, created_at: new Date().toISOString() }));
+      symlinkSync(path.join(outside, "secret.json"), proposalFile(queue, linked));
+      execFileSync("mkfifo", [proposalFile(queue, fifo)]);
+      const genuine = propose("prune the tags");
+      for (const args of [["supervise", "--once"], ["supervise", "--once", "--json"]]) {
+        // Bounded: a reader blocked on the FIFO would never return.
+        const listed = await execa("node", [cliPath, ...args], { env, reject: false, timeout: 60_000 });
+        expect(listed.timedOut).toBe(false);
+        expect(listed.exitCode, listed.stderr).toBe(0);
+        expect(listed.stdout).toContain(genuine.id);
+        expect(listed.stdout).not.toContain(canary);
+        expect(listed.stdout).not.toContain(linked);
+      }
+      await runCli(["reject", genuine.id, "--notes", "not now"], env);
+      expect(JSON.stringify(readAudit(home, bottle))).not.toContain(canary);
+    } finally {
+      rmSync(proposalFile(queue, linked), { force: true });
+      rmSync(proposalFile(queue, fifo), { force: true });
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -10,6 +11,7 @@ import {
   Proposal,
   proposalFile,
   readAnswer,
+  readProposal,
   waitForAnswer,
   writeProposal,
 } from "../../../sidecars/supervise/queue.js";
@@ -88,6 +90,34 @@ describe("supervise queue", () => {
     const outcome = readAnswer(dir, id);
     expect(outcome?.kind).toBe("malformed");
     expect(outcome?.kind === "malformed" && outcome.reason).toMatch(reason);
+  });
+
+  it("never follows a symlinked proposal or answer out of the folder, even to a file that would parse", () => {
+    const outside = mkdtempSync(path.join(tmpdir(), "bb-queue-outside-"));
+    try {
+      const id = newProposalId();
+      writeFileSync(path.join(outside, "proposal.json"), JSON.stringify(proposal(id)));
+      writeFileSync(path.join(outside, "answer.json"), JSON.stringify(answer(id)));
+      symlinkSync(path.join(outside, "proposal.json"), proposalFile(dir, id));
+      symlinkSync(path.join(outside, "answer.json"), answerFile(dir, id));
+      expect(() => readProposal(dir, id)).toThrow(/is a symbolic link, which is never followed/);
+      expect(readAnswer(dir, id)).toEqual({ kind: "malformed", reason: expect.stringMatching(/answer unreadable: .* is a symbolic link/) });
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a FIFO in place of a queue file without waiting on it", () => {
+    const id = newProposalId();
+    execFileSync("mkfifo", [proposalFile(dir, id), answerFile(dir, id)]);
+    expect(() => readProposal(dir, id)).toThrow(/is not a regular file/);
+    expect(readAnswer(dir, id)).toMatchObject({ kind: "malformed", reason: expect.stringMatching(/is not a regular file/) });
+  });
+
+  it("refuses a queue file too big to be a proposal instead of reading it into memory", () => {
+    const id = newProposalId();
+    writeFileSync(proposalFile(dir, id), " ".repeat(2 * 1024 * 1024));
+    expect(() => readProposal(dir, id)).toThrow(/is larger than 1048576 bytes/);
   });
 
   it("has no answer until one is written", () => {
