@@ -51,6 +51,12 @@ export const Answer = z.strictObject({
   notes: z.string().max(2000).optional(),
   /** An approval of an edited payload (`modify`): this replaces the proposal's payload. */
   modified: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * An egress-allow approval that lets the requests it newly admits carry a
+   * credential: widening the route that already injects the host's token, or
+   * the token the proposal names. Absent: they go without any credential.
+   */
+  extend_credential: z.boolean().optional(),
   /** Who decided: a person, an outer agent, or the proposer itself when it gave up waiting. */
   decided_by: z.string().min(1),
   decided_at: z.iso.datetime(),

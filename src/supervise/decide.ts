@@ -10,8 +10,10 @@ import { findProposal } from "./pending.js";
 
 // Answering a proposal from the host: approve, reject, or approve an edited
 // payload (`modify`), which must pass the same checks as the bottle's own
-// request. The answer file is written once; a proposal already answered (by
-// anyone) is an error that says who answered, never a second answer.
+// request. An approved route sends its new requests without any credential
+// unless the approval says `extend_credential`. The answer file is written
+// once; a proposal already answered (by anyone) is an error that says who
+// answered, never a second answer.
 
 export const DecisionRequest = z.object({
   request_id: z.string(),
@@ -19,6 +21,8 @@ export const DecisionRequest = z.object({
   notes: z.string().max(2000).optional(),
   /** With `modify`: the whole edited payload, in the shape supervise_list showed. */
   modified: z.record(z.string(), z.unknown()).optional(),
+  /** With an approval of an egress-allow route: let its new requests carry the host's token (or the one the route names). */
+  extend_credential: z.boolean().optional(),
 });
 export type DecisionRequest = z.infer<typeof DecisionRequest>;
 
@@ -30,6 +34,8 @@ export const DecisionRecord = z.object({
   decision: z.enum(["approve", "reject"]),
   /** Whether the approval is of an edited payload. */
   modified: z.boolean(),
+  /** Whether the approval lets the route's new requests carry a credential. */
+  extend_credential: z.boolean(),
   notes: z.string().nullable(),
   decided_by: z.string(),
   decided_at: z.string(),
@@ -61,6 +67,10 @@ export function decide(home: string, request: DecisionRequest, decidedBy: string
   if (request.modified !== undefined && request.decision !== "modify") {
     throw new UserError(`"modified" goes with decision "modify" only (this decision is "${request.decision}")`);
   }
+  const extendCredential = request.extend_credential === true;
+  if (extendCredential && (request.decision === "reject" || proposal.kind !== "egress-allow")) {
+    throw new UserError(`extend_credential goes with an approval of an egress-allow route only (request ${proposal.id} is ${proposal.kind}, decision "${request.decision}")`);
+  }
   let modified: Record<string, unknown> | undefined;
   if (request.decision === "modify") {
     if (request.modified === undefined) {
@@ -75,6 +85,7 @@ export function decide(home: string, request: DecisionRequest, decidedBy: string
     decision: request.decision === "reject" ? "reject" : "approve",
     ...(request.notes ? { notes: request.notes } : {}),
     ...(modified ? { modified } : {}),
+    ...(extendCredential ? { extend_credential: true } : {}),
     decided_by: decidedBy,
     decided_at: new Date().toISOString(),
   };
@@ -90,6 +101,7 @@ export function decide(home: string, request: DecisionRequest, decidedBy: string
     summary: proposal.summary,
     decision: answer.decision,
     modified: modified !== undefined,
+    extend_credential: extendCredential,
     notes: answer.notes ?? null,
     decided_by: decidedBy,
     decided_at: answer.decided_at,

@@ -72,6 +72,33 @@ describe("bot-bottle supervise / approve / reject", () => {
     expect(rejected.stdout.trim()).toBe(`rejected ${proposal.id} (bottle ${bottle}): delete the cache`);
   });
 
+  it("approve --extend-credential writes the flag into the answer, and only for an egress-allow route", async () => {
+    const route: Proposal = {
+      id: newProposalId(),
+      bottle,
+      kind: "egress-allow",
+      summary: "allow egress to api.github.com (all requests); credential EGRESS_TOKEN_GH: ...",
+      payload: { host: "api.github.com", port: null, matches: null, auth: null, justification: "the API" },
+      created_at: new Date().toISOString(),
+    };
+    writeProposal(queue, route);
+    const question = propose("tag the release");
+
+    const refused = await runCli(["approve", question.id, "--extend-credential"], env);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/extend_credential goes with an approval of an egress-allow route only/);
+    expect(readAnswer(queue, question.id)).toBeNull();
+    const unparsed = await runCli(["approve", route.id, "--extend-credential=yes"], env);
+    expect(unparsed.exitCode).not.toBe(0);
+    expect(readAnswer(queue, route.id)).toBeNull();
+
+    const approved = await runCli(["approve", route.id, "--extend-credential"], env);
+    expect(approved.exitCode, approved.stderr).toBe(0);
+    expect(approved.stdout.trim()).toBe(`approved, extending the credential, ${route.id} (bottle ${bottle}): ${route.summary}`);
+    expect(readAnswer(queue, route.id)).toMatchObject({ kind: "answer", answer: { decision: "approve", extend_credential: true } });
+    await runCli(["reject", question.id, "--notes", "later"], env);
+  });
+
   it("follows the queues: prints what arrives and what gets decided, until interrupted", async () => {
     const follower = execa("node", [cliPath, "supervise", "--json"], { env, reject: false, stdin: "ignore" });
     const lines: string[] = [];

@@ -82,6 +82,7 @@ describe("supervise queue", () => {
     ["a decision that is not approve or reject", JSON.stringify({ ...answer("x"), decision: "yes" }), /answer is invalid: decision/],
     ["an unknown key", JSON.stringify({ ...answer("x"), approved: true }), /answer is invalid/],
     ["no decided_by", JSON.stringify({ ...answer("x"), decided_by: undefined }), /answer is invalid: decided_by/],
+    ["an extend_credential that is not a boolean", JSON.stringify({ ...answer("x"), extend_credential: "yes" }), /answer is invalid: extend_credential/],
     ["another proposal's id", "OTHER", /answer names another proposal/],
   ])("reads an answer with %s as malformed (a refusal)", (_what, content, reason) => {
     const id = newProposalId();
