@@ -136,7 +136,7 @@ export class Supervisor {
     const credential = live
       ? ` It injects ${live.token_env}.`
       : withheld
-        ? ` It does not inject ${withheld.token_env}: the approver did not extend that credential${check.payload.auth ? " (the request asked for it)" : ""}.`
+        ? ` It does not inject ${withheld.token_env}: the approver did not extend that credential${check.payload.auth ? " (the route names it)" : ""}.`
         : "";
     return result({
       ...decided,

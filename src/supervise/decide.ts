@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseRoutesFile } from "../../sidecars/egress/routes.js";
-import { checkEditedPayload, declaredTokens } from "../../sidecars/supervise/proposals.js";
+import { checkEditedPayload, declaredTokens, EgressAllowPayload } from "../../sidecars/supervise/proposals.js";
 import { type Answer, answerOnce, ProposalKind, readAnswer } from "../../sidecars/supervise/queue.js";
 import { StateStore } from "../engine/state.js";
 import { UserError } from "../user-error.js";
@@ -75,6 +75,11 @@ export function decide(home: string, request: DecisionRequest, decidedBy: string
   if (request.decision === "modify") {
     if (request.modified === undefined) {
       throw new UserError(`decision "modify" needs "modified": the whole edited payload, in the shape supervise_list shows for request ${proposal.id}`);
+    }
+    // An approver who writes a token into the route means it to be injected: say how, rather than drop it.
+    const token = proposal.kind === "egress-allow" ? EgressAllowPayload.safeParse(request.modified).data?.auth?.token : undefined;
+    if (token && !extendCredential) {
+      throw new UserError(`the modified route for request ${proposal.id} names the token ${token}: add extend_credential to inject it, or leave auth out`);
     }
     const check = checkEditedPayload(proposal.kind, request.modified, bottleTokens(home, bottle));
     if (!check.ok) throw new UserError(`the modified payload for request ${proposal.id} is not valid: ${check.problems.join("; ")}`);

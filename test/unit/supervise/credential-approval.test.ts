@@ -77,6 +77,18 @@ describe("widening a credentialed route, from the host's decision to the live ro
     expect(liveRoutes()).toEqual([{ ...credentialed, matches: null }]);
   });
 
+  it("an approver's edit that names a token is refused unless it also says extend_credential, rather than silently dropped", async () => {
+    const { id, call } = await ask();
+    // (This home records no plan, so the host knows of no token: the refusal must come before that check.)
+    const withToken = { ...everything, matches: [{ methods: ["GET"] }], auth: { scheme: "Bearer", token: "EGRESS_TOKEN_GH" } };
+    expect(() => decide(home, { request_id: id, decision: "modify", modified: withToken }, "tester")).toThrow(
+      /names the token EGRESS_TOKEN_GH: add extend_credential to inject it, or leave auth out/,
+    );
+    expect(readAnswer(homePaths(home).queueOf(BOTTLE), id)).toBeNull();
+    decide(home, { request_id: id, decision: "modify", modified: { ...withToken, auth: null } }, "tester");
+    expect((await call).route).toMatchObject({ matches: [{ methods: ["GET"] }], auth: null });
+  });
+
   it("extend_credential goes with an approval of a route only", async () => {
     const { id } = await ask();
     expect(() => decide(home, { request_id: id, decision: "reject", extend_credential: true }, "tester")).toThrow(UserError);

@@ -146,7 +146,7 @@ describe("the bundle's supervisor", () => {
       const first = await nextProposal();
       answer(first);
       expect((await plain).route?.auth).toBeNull();
-      expect((await plain).message).toContain("It does not inject EGRESS_TOKEN_API: the approver did not extend that credential (the request asked for it).");
+      expect((await plain).message).toContain("It does not inject EGRESS_TOKEN_API: the approver did not extend that credential (the route names it).");
       expect(liveRoutes().find((r) => r.host === "second.example.com")?.auth).toBeNull();
 
       const other = { ...asking, host: "third.example.com" };
