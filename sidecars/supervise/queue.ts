@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch } from "node:fs";
+import { linkSync, readdirSync, renameSync, rmSync, statSync, watch } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { readBundleWrittenFile } from "../bundle-written-file.js";
 import { writeOwnedTemp } from "../owned-temp-file.js";
 
 // The supervise queue: how a sidecar (egress holding a request, git-gate, the
@@ -127,38 +128,12 @@ export function answerOnce(dir: string, answer: Answer): AnswerOutcome {
   }
 }
 
-/**
- * The text of a queue file; null when there is none. Throws for a symbolic
- * link (never followed), anything but a regular file, and a file too big to
- * be a proposal or an answer.
- */
-function readQueueFile(file: string): string | null {
-  let fd: number;
-  try {
-    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return null;
-    if (code === "ELOOP") throw new Error(`${path.basename(file)} is a symbolic link, which is never followed`);
-    throw error;
-  }
-  try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile()) throw new Error(`${path.basename(file)} is not a regular file`);
-    if (stats.size > MAX_FILE_BYTES) throw new Error(`${path.basename(file)} is larger than ${MAX_FILE_BYTES} bytes`);
-    return readFileSync(fd, "utf8");
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** The answer to `id`, if one has been written; a file that does not hold a valid answer to this id is a refusal. */
 export function readAnswer(dir: string, id: ProposalId): AnswerOutcome | null {
   const file = answerFile(dir, id);
   let text: string | null;
   try {
-    text = readQueueFile(file);
+    text = readBundleWrittenFile(file, MAX_FILE_BYTES);
   } catch (error) {
     return { kind: "malformed", reason: `answer unreadable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
   }
@@ -227,7 +202,7 @@ export function waitForAnswer(
 
 /** The proposal `id` in this queue; null when there is none, an Error when the file does not hold a valid proposal with this id. */
 export function readProposal(dir: string, id: ProposalId): Proposal | null {
-  const text = readQueueFile(proposalFile(dir, id));
+  const text = readBundleWrittenFile(proposalFile(dir, id), MAX_FILE_BYTES);
   if (text === null) return null;
   const proposal = Proposal.parse(JSON.parse(text));
   if (proposal.id !== id) throw new Error(`proposal file ${id} names another proposal`);

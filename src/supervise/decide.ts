@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { readBundleWrittenFile } from "../../sidecars/bundle-written-file.js";
 import { parseRoutesFile } from "../../sidecars/egress/routes.js";
 import { checkEditedPayload, declaredTokens, EgressAllowPayload } from "../../sidecars/supervise/proposals.js";
 import { type Answer, answerOnce, ProposalKind, readAnswer } from "../../sidecars/supervise/queue.js";
@@ -42,12 +42,16 @@ export const DecisionRecord = z.object({
 });
 export type DecisionRecord = z.infer<typeof DecisionRecord>;
 
+const ROUTES_MAX_BYTES = 4 * 1024 * 1024;
+
 /** The token names a bottle's live routes inject (none when they cannot be read: edits with auth then fail). */
 function bottleTokens(home: string, bottle: string): string[] {
   const plan = new StateStore(home).readPlan(bottle);
   if (!plan) return [];
   try {
-    return declaredTokens(parseRoutesFile(readFileSync(plan.sidecars.routesFile, "utf8")).routes);
+    // The bundle writes the live routes file: it is read like a queue file.
+    const text = readBundleWrittenFile(plan.sidecars.routesFile, ROUTES_MAX_BYTES);
+    return text === null ? [] : declaredTokens(parseRoutesFile(text).routes);
   } catch {
     return [];
   }
