@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { linkSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch } from "node:fs";
+import { linkSync, readdirSync, renameSync, rmSync, statSync, watch } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { readBundleWrittenFile } from "../bundle-written-file.js";
 import { writeOwnedTemp } from "../owned-temp-file.js";
 
 // The supervise queue: how a sidecar (egress holding a request, git-gate, the
@@ -19,11 +20,15 @@ import { writeOwnedTemp } from "../owned-temp-file.js";
 // user share that group, and nobody else may read the folder.
 // Ids are 128 random bits, so nobody can answer a proposal they were not shown.
 // Anything unexpected reads as a refusal: a missing queue, an answer that does
-// not parse or names another id.
+// not parse or names another id. Readers never follow a symbolic link out of
+// the folder (the bundle can write one pointing at any host file) and read
+// only regular files of a bounded size (a FIFO would block them for ever).
 
 const ID_PATTERN = /^[0-9a-f]{32}$/;
 const FILE_MODE = 0o640;
 const DEFAULT_POLL_MS = 500;
+/** Far above any real proposal or answer; a bigger file is not read into memory. */
+const MAX_FILE_BYTES = 1024 * 1024;
 
 export const ProposalId = z.string().regex(ID_PATTERN, "must be 32 lowercase hex digits");
 
@@ -48,6 +53,12 @@ export const Answer = z.strictObject({
   notes: z.string().max(2000).optional(),
   /** An approval of an edited payload (`modify`): this replaces the proposal's payload. */
   modified: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * An egress-allow approval that lets the requests it newly admits carry a
+   * credential: widening the route that already injects the host's token, or
+   * the token the proposal names. Absent: they go without any credential.
+   */
+  extend_credential: z.boolean().optional(),
   /** Who decided: a person, an outer agent, or the proposer itself when it gave up waiting. */
   decided_by: z.string().min(1),
   decided_at: z.iso.datetime(),
@@ -121,13 +132,13 @@ export function answerOnce(dir: string, answer: Answer): AnswerOutcome {
 /** The answer to `id`, if one has been written; a file that does not hold a valid answer to this id is a refusal. */
 export function readAnswer(dir: string, id: ProposalId): AnswerOutcome | null {
   const file = answerFile(dir, id);
-  let text: string;
+  let text: string | null;
   try {
-    text = readFileSync(file, "utf8");
+    text = readBundleWrittenFile(file, MAX_FILE_BYTES);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     return { kind: "malformed", reason: `answer unreadable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
   }
+  if (text === null) return null;
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -192,13 +203,8 @@ export function waitForAnswer(
 
 /** The proposal `id` in this queue; null when there is none, an Error when the file does not hold a valid proposal with this id. */
 export function readProposal(dir: string, id: ProposalId): Proposal | null {
-  let text: string;
-  try {
-    text = readFileSync(proposalFile(dir, id), "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
+  const text = readBundleWrittenFile(proposalFile(dir, id), MAX_FILE_BYTES);
+  if (text === null) return null;
   const proposal = Proposal.parse(JSON.parse(text));
   if (proposal.id !== id) throw new Error(`proposal file ${id} names another proposal`);
   return proposal;

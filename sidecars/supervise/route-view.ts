@@ -14,7 +14,7 @@ export const MatchView = z.object({
 
 export const RouteView = z.object({
   host: z.string(),
-  /** null: ports 80 and 443. */
+  /** null: 443 (https). */
   port: z.number().nullable(),
   tls_passthrough: z.boolean(),
   /** null: every request to the host. */

@@ -68,12 +68,13 @@ export function createSuperviseServer(supervisor: Supervisor): McpServer {
       description:
         "Ask for permission to reach a host that egress refuses (403). Give the host, optionally a port and request filters " +
         "(matches: [{paths: [{type: prefix|exact|regex, value}], methods, headers}]), optional auth naming a token from list-egress-routes, " +
-        "and why you need it. Waits for the answer: approved (the route is live at once), rejected (with notes), or pending (ask again with await-decision).",
+        "and why you need it. New requests go without a credential unless the approver explicitly extends one; the answer's route says what went live. " +
+        "Waits for the answer: approved (the route is live at once), rejected (with notes), or pending (ask again with await-decision).",
       inputSchema: z.object({
         host: EgressAllowPayload.shape.host.describe("host name (lower case), or *.suffix"),
-        port: z.number().int().min(1).max(65535).optional().describe("omit for ports 80 and 443"),
+        port: z.number().int().min(1).max(65535).optional().describe("omit for 443 (https)"),
         matches: z.array(MatchView).min(1).optional().describe("omit to allow every request to the host"),
-        auth: EgressAllowPayload.shape.auth.unwrap().optional().describe("a token the bottle already declares, injected by the proxy"),
+        auth: EgressAllowPayload.shape.auth.unwrap().optional().describe("a token the bottle already declares, injected by the proxy only if the approver extends it"),
         justification: EgressAllowPayload.shape.justification.describe("why you need this host"),
       }),
       outputSchema: DecisionOutput,
@@ -82,9 +83,10 @@ export function createSuperviseServer(supervisor: Supervisor): McpServer {
     (args, extra) =>
       guarded(async () => {
         const payload = { host: args.host, port: args.port ?? null, matches: args.matches ?? null, auth: args.auth ?? null, justification: args.justification };
-        const check = checkEgressAllow(payload, declaredTokens(supervisor.routes.read().routes));
+        const { routes } = supervisor.routes.read();
+        const check = checkEgressAllow(payload, declaredTokens(routes));
         if (!check.ok) return refusal(`Not a valid route request: ${check.problems.join("; ")}`);
-        return decided(await supervisor.propose("egress-allow", egressAllowSummary(check.payload), check.payload, extra.signal));
+        return decided(await supervisor.propose("egress-allow", egressAllowSummary(check.payload, routes), check.payload, extra.signal));
       }),
   );
 

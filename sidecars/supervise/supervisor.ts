@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { LiveRoutes } from "./live-routes.js";
 import { checkEgressAllow, declaredTokens, routeOf } from "./proposals.js";
+import { grantedAuth } from "./route-merge.js";
 import { RouteView, viewOf } from "./route-view.js";
 import { type Answer, type AnswerOutcome, newProposalId, type Proposal, type ProposalId, type ProposalKind, readAnswer, readProposal, waitForAnswer, writeProposal } from "./queue.js";
 
@@ -18,7 +19,7 @@ export const DecisionResult = z.object({
   notes: z.string().nullable(),
   /** What was approved: the proposal's payload, or the approver's edit of it. */
   approved_payload: z.record(z.string(), z.unknown()).nullable(),
-  /** For an approved route: the route as egress now serves it (token names only). */
+  /** For an approved route: the route that now serves the approved requests, as egress serves it (token names only). */
   route: RouteView.nullable(),
   message: z.string(),
 });
@@ -117,20 +118,31 @@ export class Supervisor {
     if (proposal.kind !== "egress-allow") {
       return result({ ...decided, status: "approved", message: `Approved by ${answer.decided_by}${edited}.${notes}` });
     }
-    const check = checkEgressAllow(payload, declaredTokens(this.routes.read().routes));
+    const { routes } = this.routes.read();
+    const check = checkEgressAllow(payload, declaredTokens(routes));
     if (!check.ok) {
       return result({ ...decided, status: "rejected", message: `Refused: the approved route is not valid (${check.problems.join("; ")}).` });
     }
-    const applied = await this.routes.apply(proposal.id, routeOf(check.payload));
+    // Only an explicit extend_credential lets the new requests carry a token.
+    const asked = routeOf(check.payload);
+    const extend = answer.extend_credential === true;
+    const applied = await this.routes.apply(proposal.id, { ...asked, auth: grantedAuth(routes, asked, extend) });
     if (!applied.ok) {
       throw new Error(`request ${proposal.id} was approved by ${answer.decided_by}, but the route could not be applied: ${applied.reason}`);
     }
     const how = applied.effect === "added" ? "added to" : applied.effect === "widened" ? "merged into" : "already in";
+    const live = applied.route.auth;
+    const withheld = extend || live ? null : grantedAuth(routes, asked, true);
+    const credential = live
+      ? ` It injects ${live.token_env}.`
+      : withheld
+        ? ` It does not inject ${withheld.token_env}: the approver did not extend that credential${check.payload.auth ? " (the route names it)" : ""}.`
+        : "";
     return result({
       ...decided,
       status: "approved",
       route: viewOf(applied.route),
-      message: `Approved by ${answer.decided_by}${edited}: the route for ${applied.route.host} is ${how} egress and live now.${notes}`,
+      message: `Approved by ${answer.decided_by}${edited}: the route for ${applied.route.host} is ${how} egress and live now.${credential}${notes}`,
     });
   }
 }

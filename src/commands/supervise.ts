@@ -48,7 +48,8 @@ export function superviseCommand(): Command {
 
 function answer(request: DecisionRequest): void {
   const record = decide(botBottleHome(), request, person());
-  process.stdout.write(`${record.decision === "approve" ? "approved" : "rejected"} ${record.request_id} (bottle ${record.bottle}): ${record.summary}\n`);
+  const verb = record.decision === "reject" ? "rejected" : record.extend_credential ? "approved, extending the credential," : "approved";
+  process.stdout.write(`${verb} ${record.request_id} (bottle ${record.bottle}): ${record.summary}\n`);
 }
 
 export function approveCommand(): Command {
@@ -56,7 +57,10 @@ export function approveCommand(): Command {
     .description("approve a request a bottled agent is waiting on")
     .argument("<id>", "request id (see `bot-bottle supervise`)")
     .option("--notes <text>", "what the agent is told along with the approval")
-    .action((id: string, options: { notes?: string }) => answer({ request_id: id, decision: "approve", notes: options.notes }));
+    .option("--extend-credential", "egress-allow only: let the approved requests carry the credential the request's summary names (by default they go without)")
+    .action((id: string, options: { notes?: string; extendCredential?: boolean }) =>
+      answer({ request_id: id, decision: "approve", notes: options.notes, ...(options.extendCredential ? { extend_credential: true } : {}) }),
+    );
 }
 
 export function rejectCommand(): Command {

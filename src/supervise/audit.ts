@@ -2,9 +2,10 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import { z } from "zod";
-import { Answer, Proposal, queueIds, readAnswer, readProposal } from "../../sidecars/supervise/queue.js";
+import { Answer, Proposal, queueIds, readAnswer } from "../../sidecars/supervise/queue.js";
 import { homePaths } from "../home.js";
 import { log } from "../log.js";
+import { readQueuedProposal, skipInvalid } from "./pending.js";
 
 // The audit log of a bottle's supervise channel:
 // `$BOT_BOTTLE_HOME/audit/<bottle-id>.jsonl`, one JSON object per line, one
@@ -90,15 +91,16 @@ function appendUnrecorded(home: string, bottle: string, dir: string): AuditRecor
   for (const id of proposals) {
     let proposal: Proposal | null;
     try {
-      proposal = readProposal(dir, id);
-    } catch {
+      proposal = readQueuedProposal(dir, bottle, id);
+    } catch (error) {
+      skipInvalid(bottle, id, error as Error);
       continue;
     }
     if (!proposal) continue;
     if (!recorded.has(`proposal:${id}`)) added.push({ event: "proposal", ...proposal, recorded_at: now() });
     const outcome = readAnswer(dir, id);
     if (outcome?.kind === "answer" && !recorded.has(`decision:${id}`)) {
-      added.push({ event: "decision", ...outcome.answer, bottle: proposal.bottle, kind: proposal.kind, summary: proposal.summary, recorded_at: now() });
+      added.push({ event: "decision", ...outcome.answer, bottle, kind: proposal.kind, summary: proposal.summary, recorded_at: now() });
     }
   }
   if (added.length > 0) {

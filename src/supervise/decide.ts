@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { readBundleWrittenFile } from "../../sidecars/bundle-written-file.js";
 import { parseRoutesFile } from "../../sidecars/egress/routes.js";
-import { checkEditedPayload, declaredTokens } from "../../sidecars/supervise/proposals.js";
+import { checkEditedPayload, declaredTokens, EgressAllowPayload } from "../../sidecars/supervise/proposals.js";
 import { type Answer, answerOnce, ProposalKind, readAnswer } from "../../sidecars/supervise/queue.js";
 import { StateStore } from "../engine/state.js";
 import { UserError } from "../user-error.js";
@@ -10,8 +10,10 @@ import { findProposal } from "./pending.js";
 
 // Answering a proposal from the host: approve, reject, or approve an edited
 // payload (`modify`), which must pass the same checks as the bottle's own
-// request. The answer file is written once; a proposal already answered (by
-// anyone) is an error that says who answered, never a second answer.
+// request. An approved route sends its new requests without any credential
+// unless the approval says `extend_credential`. The answer file is written
+// once; a proposal already answered (by anyone) is an error that says who
+// answered, never a second answer.
 
 export const DecisionRequest = z.object({
   request_id: z.string(),
@@ -19,6 +21,8 @@ export const DecisionRequest = z.object({
   notes: z.string().max(2000).optional(),
   /** With `modify`: the whole edited payload, in the shape supervise_list showed. */
   modified: z.record(z.string(), z.unknown()).optional(),
+  /** With an approval of an egress-allow route: let its new requests carry the host's token (or the one the route names). */
+  extend_credential: z.boolean().optional(),
 });
 export type DecisionRequest = z.infer<typeof DecisionRequest>;
 
@@ -30,18 +34,24 @@ export const DecisionRecord = z.object({
   decision: z.enum(["approve", "reject"]),
   /** Whether the approval is of an edited payload. */
   modified: z.boolean(),
+  /** Whether the approval lets the route's new requests carry a credential. */
+  extend_credential: z.boolean(),
   notes: z.string().nullable(),
   decided_by: z.string(),
   decided_at: z.string(),
 });
 export type DecisionRecord = z.infer<typeof DecisionRecord>;
 
+const ROUTES_MAX_BYTES = 4 * 1024 * 1024;
+
 /** The token names a bottle's live routes inject (none when they cannot be read: edits with auth then fail). */
 function bottleTokens(home: string, bottle: string): string[] {
   const plan = new StateStore(home).readPlan(bottle);
   if (!plan) return [];
   try {
-    return declaredTokens(parseRoutesFile(readFileSync(plan.sidecars.routesFile, "utf8")).routes);
+    // The bundle writes the live routes file: it is read like a queue file.
+    const text = readBundleWrittenFile(plan.sidecars.routesFile, ROUTES_MAX_BYTES);
+    return text === null ? [] : declaredTokens(parseRoutesFile(text).routes);
   } catch {
     return [];
   }
@@ -50,7 +60,8 @@ function bottleTokens(home: string, bottle: string): string[] {
 const describeAnswer = (answer: Answer) => `${answer.decision === "approve" ? "approved" : "rejected"} by ${answer.decided_by} at ${answer.decided_at}`;
 
 export function decide(home: string, request: DecisionRequest, decidedBy: string): DecisionRecord {
-  const { dir, proposal } = findProposal(home, request.request_id);
+  // The bottle is the folder the proposal sits in, never what the proposal says.
+  const { dir, bottle, proposal } = findProposal(home, request.request_id);
   const existing = readAnswer(dir, proposal.id);
   if (existing) {
     throw new UserError(
@@ -60,12 +71,21 @@ export function decide(home: string, request: DecisionRequest, decidedBy: string
   if (request.modified !== undefined && request.decision !== "modify") {
     throw new UserError(`"modified" goes with decision "modify" only (this decision is "${request.decision}")`);
   }
+  const extendCredential = request.extend_credential === true;
+  if (extendCredential && (request.decision === "reject" || proposal.kind !== "egress-allow")) {
+    throw new UserError(`extend_credential goes with an approval of an egress-allow route only (request ${proposal.id} is ${proposal.kind}, decision "${request.decision}")`);
+  }
   let modified: Record<string, unknown> | undefined;
   if (request.decision === "modify") {
     if (request.modified === undefined) {
       throw new UserError(`decision "modify" needs "modified": the whole edited payload, in the shape supervise_list shows for request ${proposal.id}`);
     }
-    const check = checkEditedPayload(proposal.kind, request.modified, bottleTokens(home, proposal.bottle));
+    // An approver who writes a token into the route means it to be injected: say how, rather than drop it.
+    const token = proposal.kind === "egress-allow" ? EgressAllowPayload.safeParse(request.modified).data?.auth?.token : undefined;
+    if (token && !extendCredential) {
+      throw new UserError(`the modified route for request ${proposal.id} names the token ${token}: add extend_credential to inject it, or leave auth out`);
+    }
+    const check = checkEditedPayload(proposal.kind, request.modified, bottleTokens(home, bottle));
     if (!check.ok) throw new UserError(`the modified payload for request ${proposal.id} is not valid: ${check.problems.join("; ")}`);
     modified = check.payload;
   }
@@ -74,21 +94,23 @@ export function decide(home: string, request: DecisionRequest, decidedBy: string
     decision: request.decision === "reject" ? "reject" : "approve",
     ...(request.notes ? { notes: request.notes } : {}),
     ...(modified ? { modified } : {}),
+    ...(extendCredential ? { extend_credential: true } : {}),
     decided_by: decidedBy,
     decided_at: new Date().toISOString(),
   };
   const standing = answerOnce(dir, answer);
-  syncAudit(home, proposal.bottle);
+  syncAudit(home, bottle);
   if (standing.kind !== "answer" || standing.answer.decided_at !== answer.decided_at || standing.answer.decided_by !== answer.decided_by) {
     throw new UserError(`request ${proposal.id} was decided by someone else at the same moment: ${standing.kind === "answer" ? describeAnswer(standing.answer) : "its answer is unusable"}`);
   }
   return {
     request_id: proposal.id,
-    bottle: proposal.bottle,
+    bottle,
     kind: proposal.kind,
     summary: proposal.summary,
     decision: answer.decision,
     modified: modified !== undefined,
+    extend_credential: extendCredential,
     notes: answer.notes ?? null,
     decided_by: decidedBy,
     decided_at: answer.decided_at,

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newProposalId, readAnswer, writeProposal, type Proposal } from "../../../sidecars/supervise/queue.js";
+import { newProposalId, proposalFile, readAnswer, writeProposal, type Proposal } from "../../../sidecars/supervise/queue.js";
 import { homePaths } from "../../../src/home.js";
 import { readAudit } from "../../../src/supervise/audit.js";
 import { cliPath, runCli } from "../../support/cli.js";
@@ -71,6 +72,33 @@ describe("bot-bottle supervise / approve / reject", () => {
     expect(rejected.stdout.trim()).toBe(`rejected ${proposal.id} (bottle ${bottle}): delete the cache`);
   });
 
+  it("approve --extend-credential writes the flag into the answer, and only for an egress-allow route", async () => {
+    const route: Proposal = {
+      id: newProposalId(),
+      bottle,
+      kind: "egress-allow",
+      summary: "allow egress to api.github.com (all requests); credential EGRESS_TOKEN_GH: ...",
+      payload: { host: "api.github.com", port: null, matches: null, auth: null, justification: "the API" },
+      created_at: new Date().toISOString(),
+    };
+    writeProposal(queue, route);
+    const question = propose("tag the release");
+
+    const refused = await runCli(["approve", question.id, "--extend-credential"], env);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/extend_credential goes with an approval of an egress-allow route only/);
+    expect(readAnswer(queue, question.id)).toBeNull();
+    const unparsed = await runCli(["approve", route.id, "--extend-credential=yes"], env);
+    expect(unparsed.exitCode).not.toBe(0);
+    expect(readAnswer(queue, route.id)).toBeNull();
+
+    const approved = await runCli(["approve", route.id, "--extend-credential"], env);
+    expect(approved.exitCode, approved.stderr).toBe(0);
+    expect(approved.stdout.trim()).toBe(`approved, extending the credential, ${route.id} (bottle ${bottle}): ${route.summary}`);
+    expect(readAnswer(queue, route.id)).toMatchObject({ kind: "answer", answer: { decision: "approve", extend_credential: true } });
+    await runCli(["reject", question.id, "--notes", "later"], env);
+  });
+
   it("follows the queues: prints what arrives and what gets decided, until interrupted", async () => {
     const follower = execa("node", [cliPath, "supervise", "--json"], { env, reject: false, stdin: "ignore" });
     const lines: string[] = [];
@@ -93,5 +121,33 @@ describe("bot-bottle supervise / approve / reject", () => {
     expect(JSON.parse(lines[1]!)).toEqual({ event: "decided", bottle, id: proposal.id });
     follower.kill("SIGTERM");
     expect((await follower).exitCode).toBe(0);
+  });
+
+  it("never shows what a symlinked proposal points at, and does not hang on a FIFO planted as a proposal", async () => {
+    const canary = "canary-host-file-5d1c0e2b";
+    const outside = mkdtempSync(path.join(os.tmpdir(), "bb-supervise-cli-host-"));
+    const linked = newProposalId();
+    const fifo = newProposalId();
+    try {
+      writeFileSync(path.join(outside, "secret.json"), JSON.stringify({ id: linked, bottle, kind: "request-approval", summary: canary, payload: {}, created_at: new Date().toISOString() }));
+      symlinkSync(path.join(outside, "secret.json"), proposalFile(queue, linked));
+      execFileSync("mkfifo", [proposalFile(queue, fifo)]);
+      const genuine = propose("prune the tags");
+      for (const args of [["supervise", "--once"], ["supervise", "--once", "--json"]]) {
+        // Bounded: a reader blocked on the FIFO would never return.
+        const listed = await execa("node", [cliPath, ...args], { env, reject: false, timeout: 60_000 });
+        expect(listed.timedOut).toBe(false);
+        expect(listed.exitCode, listed.stderr).toBe(0);
+        expect(listed.stdout).toContain(genuine.id);
+        expect(listed.stdout).not.toContain(canary);
+        expect(listed.stdout).not.toContain(linked);
+      }
+      await runCli(["reject", genuine.id, "--notes", "not now"], env);
+      expect(JSON.stringify(readAudit(home, bottle))).not.toContain(canary);
+    } finally {
+      rmSync(proposalFile(queue, linked), { force: true });
+      rmSync(proposalFile(queue, fifo), { force: true });
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -10,6 +11,7 @@ import {
   Proposal,
   proposalFile,
   readAnswer,
+  readProposal,
   waitForAnswer,
   writeProposal,
 } from "../../../sidecars/supervise/queue.js";
@@ -80,6 +82,7 @@ describe("supervise queue", () => {
     ["a decision that is not approve or reject", JSON.stringify({ ...answer("x"), decision: "yes" }), /answer is invalid: decision/],
     ["an unknown key", JSON.stringify({ ...answer("x"), approved: true }), /answer is invalid/],
     ["no decided_by", JSON.stringify({ ...answer("x"), decided_by: undefined }), /answer is invalid: decided_by/],
+    ["an extend_credential that is not a boolean", JSON.stringify({ ...answer("x"), extend_credential: "yes" }), /answer is invalid: extend_credential/],
     ["another proposal's id", "OTHER", /answer names another proposal/],
   ])("reads an answer with %s as malformed (a refusal)", (_what, content, reason) => {
     const id = newProposalId();
@@ -88,6 +91,34 @@ describe("supervise queue", () => {
     const outcome = readAnswer(dir, id);
     expect(outcome?.kind).toBe("malformed");
     expect(outcome?.kind === "malformed" && outcome.reason).toMatch(reason);
+  });
+
+  it("never follows a symlinked proposal or answer out of the folder, even to a file that would parse", () => {
+    const outside = mkdtempSync(path.join(tmpdir(), "bb-queue-outside-"));
+    try {
+      const id = newProposalId();
+      writeFileSync(path.join(outside, "proposal.json"), JSON.stringify(proposal(id)));
+      writeFileSync(path.join(outside, "answer.json"), JSON.stringify(answer(id)));
+      symlinkSync(path.join(outside, "proposal.json"), proposalFile(dir, id));
+      symlinkSync(path.join(outside, "answer.json"), answerFile(dir, id));
+      expect(() => readProposal(dir, id)).toThrow(/is a symbolic link, which is never followed/);
+      expect(readAnswer(dir, id)).toEqual({ kind: "malformed", reason: expect.stringMatching(/answer unreadable: .* is a symbolic link/) });
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a FIFO in place of a queue file without waiting on it", () => {
+    const id = newProposalId();
+    execFileSync("mkfifo", [proposalFile(dir, id), answerFile(dir, id)]);
+    expect(() => readProposal(dir, id)).toThrow(/is not a regular file/);
+    expect(readAnswer(dir, id)).toMatchObject({ kind: "malformed", reason: expect.stringMatching(/is not a regular file/) });
+  });
+
+  it("refuses a queue file too big to be a proposal instead of reading it into memory", () => {
+    const id = newProposalId();
+    writeFileSync(proposalFile(dir, id), " ".repeat(2 * 1024 * 1024));
+    expect(() => readProposal(dir, id)).toThrow(/is larger than 1048576 bytes/);
   });
 
   it("has no answer until one is written", () => {

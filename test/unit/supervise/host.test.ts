@@ -96,7 +96,14 @@ describe("supervise on the host", () => {
     const proposal = propose("alpha-1");
     expect(() => decide(home, { request_id: proposal.id, decision: "modify", modified: { ...route, host: "Not A Host" } }, "t")).toThrow(/the modified payload .* is not valid: host:/);
     // This bottle has no plan, so it declares no tokens: an edit that adds auth must fail closed.
-    expect(() => decide(home, { request_id: proposal.id, decision: "modify", modified: { ...route, auth: { scheme: "Bearer", token: "EGRESS_TOKEN_X" } } }, "t")).toThrow(/this bottle declares no tokens/);
+    expect(() =>
+      decide(home, { request_id: proposal.id, decision: "modify", modified: { ...route, auth: { scheme: "Bearer", token: "EGRESS_TOKEN_X" } }, extend_credential: true }, "t"),
+    ).toThrow(/this bottle declares no tokens/);
+    // An approver's edit cannot open what the bottle could not have asked for.
+    expect(() => decide(home, { request_id: proposal.id, decision: "modify", modified: { ...route, host: "169.254.169.254" } }, "t")).toThrow(
+      /not valid: host: 169\.254\.169\.254 is a loopback, private, link-local or reserved address/,
+    );
+    expect(() => decide(home, { request_id: proposal.id, decision: "modify", modified: { ...route, host: "*.co.uk" } }, "t")).toThrow(/a public suffix/);
     const narrowed = { ...route, matches: [{ methods: ["GET"] }] };
     const record = decide(home, { request_id: proposal.id, decision: "modify", modified: narrowed }, "t");
     expect(record).toMatchObject({ decision: "approve", modified: true });

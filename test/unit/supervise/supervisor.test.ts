@@ -113,6 +113,50 @@ describe("the bundle's supervisor", () => {
     await expect(supervisor.await("0".repeat(32))).rejects.toThrow(/no request 0{32} in this bottle's queue/);
   });
 
+  describe("a host that already carries a credential", () => {
+    const credentialed = { host: "api.example.com", port: null, tls_passthrough: false, matches: [{ paths: [{ type: "prefix" as const, value: "/repos/x" }] }], auth: { scheme: "Bearer" as const, token_env: "EGRESS_TOKEN_API" }, dlp: null };
+    const widen = { host: "api.example.com", port: null, matches: [{ paths: [{ type: "prefix", value: "/user" }] }], auth: null, justification: "read the user" };
+    const liveRoutes = () => (JSON.parse(readFileSync(routesFile, "utf8")) as RoutesFile).routes;
+    beforeEach(() => writeFileSync(routesFile, JSON.stringify({ version: 1, log: 1, routes: [credentialed] })));
+
+    it("a plain approval of wider paths does not widen the credentialed route: the new paths go live without the token, and the agent is told so", async () => {
+      const call = supervisor.propose("egress-allow", "widen", widen);
+      answer(await nextProposal());
+      const result = await call;
+      expect(result.status).toBe("approved");
+      expect(result.route).toEqual({ host: "api.example.com", port: null, tls_passthrough: false, matches: widen.matches, auth: null, dlp: false });
+      expect(result.message).toBe(
+        "Approved by tester: the route for api.example.com is added to egress and live now. It does not inject EGRESS_TOKEN_API: the approver did not extend that credential.",
+      );
+      expect(liveRoutes()).toEqual([credentialed, { ...credentialed, matches: widen.matches, auth: null }]);
+    });
+
+    it("an approval with extend_credential widens the credentialed route itself, and the agent is told it injects the token", async () => {
+      const call = supervisor.propose("egress-allow", "widen", widen);
+      answer(await nextProposal(), { extend_credential: true });
+      const result = await call;
+      expect(result.route).toMatchObject({ matches: [...credentialed.matches, ...widen.matches], auth: { scheme: "Bearer", token: "EGRESS_TOKEN_API" } });
+      expect(result.message).toBe("Approved by tester: the route for api.example.com is merged into egress and live now. It injects EGRESS_TOKEN_API.");
+      expect(liveRoutes()).toEqual([{ ...credentialed, matches: [...credentialed.matches, ...widen.matches] }]);
+    });
+
+    it("a new route asking for a declared token gets it only with extend_credential", async () => {
+      const asking = { ...ask, auth: { scheme: "Bearer", token: "EGRESS_TOKEN_API" } };
+      const plain = supervisor.propose("egress-allow", "token please", asking);
+      const first = await nextProposal();
+      answer(first);
+      expect((await plain).route?.auth).toBeNull();
+      expect((await plain).message).toContain("It does not inject EGRESS_TOKEN_API: the approver did not extend that credential (the route names it).");
+      expect(liveRoutes().find((r) => r.host === "second.example.com")?.auth).toBeNull();
+
+      const other = { ...asking, host: "third.example.com" };
+      const extended = supervisor.propose("egress-allow", "token please", other);
+      answer(await nextProposal([first]), { extend_credential: true });
+      expect((await extended).route?.auth).toEqual({ scheme: "Bearer", token: "EGRESS_TOKEN_API" });
+      expect(liveRoutes().find((r) => r.host === "third.example.com")?.auth).toEqual({ scheme: "Bearer", token_env: "EGRESS_TOKEN_API" });
+    });
+  });
+
   it("tells the agent when an approved route could not be made live", async () => {
     const failing = new Supervisor(supervisor.settings, new LiveRoutes(routesFile, async () => Promise.reject(new Error("egress did not reload"))));
     const call = failing.propose("egress-allow", "allow second", ask);

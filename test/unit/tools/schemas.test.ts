@@ -13,6 +13,7 @@ import { listBottlesTool } from "../../../tools/list-bottles.js";
 import { tools } from "../../../tools/registry.js";
 import { startBottleTool } from "../../../tools/start-bottle.js";
 import { stopBottleTool } from "../../../tools/stop-bottle.js";
+import { superviseApproveTool } from "../../../tools/supervise-approve.js";
 import { mcpFixtureHome } from "../../support/mcp-server.js";
 
 const record: BottleRecord = {
@@ -47,6 +48,14 @@ describe("the tool definitions", () => {
     expect(stopBottleTool.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
     expect(startBottleTool.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
     expect(execInBottleTool.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+  });
+
+  it("supervise_approve takes extend_credential as a described boolean only: a flag that does not parse is refused", () => {
+    const parse = (args: object) => superviseApproveTool.input.safeParse({ request_id: "0".repeat(32), decision: "approve", ...args });
+    expect(parse({ extend_credential: true }).success).toBe(true);
+    expect(parse({}).success).toBe(true);
+    for (const flag of ["true", 1, null]) expect(parse({ extend_credential: flag }).success).toBe(false);
+    expect(superviseApproveTool.input.shape.extend_credential.description).toMatch(/Omit to open them without any credential/);
   });
 
   it("exec_in_bottle takes a shell line or an argv array, and bounds its numbers", () => {
