@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AgentOrigin } from "../manifest/schema.js";
 import { SecretSource } from "../providers/provider.js";
 
 // A BottlePlan is everything launch and provisioning need, resolved once from
@@ -25,7 +26,7 @@ export const BottlePlan = z.object({
   homeLabel: z.string(),
   stateDir: z.string(),
   backend: z.enum(["docker", "smolmachines"]),
-  agent: z.object({ name: z.string(), source: z.string() }),
+  agent: z.object({ name: z.string(), source: z.string(), origin: AgentOrigin }),
   bottles: z.array(z.string()),
   label: z.string().nullable(),
   cwd: z.string().nullable(),

@@ -228,7 +228,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     homeLabel: homeLabel(home),
     stateDir,
     backend: spec.backend ?? "docker",
-    agent: { name: manifest.agent.name, source: manifest.agent.source },
+    agent: { name: manifest.agent.name, source: manifest.agent.source, origin: manifest.agent.origin },
     bottles: manifest.bottle.names,
     label: spec.label ?? null,
     cwd,
@@ -278,7 +278,7 @@ function routesFileHosts(plan: BottlePlan): string {
 export function planSummary(plan: BottlePlan): string {
   const hosts = routesFileHosts(plan);
   return [
-    `bottle ${plan.id} (agent ${plan.agent.name} from ${plan.agent.source})`,
+    `bottle ${plan.id} (agent ${plan.agent.name} from ${plan.agent.origin === "home" ? "your home" : "the repository"}: ${plan.agent.source})`,
     `  bottles:   ${plan.bottles.join(", ")}`,
     `  provider:  ${plan.provider.name}; image from ${plan.images.agent.dockerfile} (${plan.images.agent.dockerfileOrigin}) on ${plan.images.agent.baseImage}`,
     `  backend:   ${plan.backend}; agent has no network, sidecars: ${plan.sidecars.daemons.join(", ")}`,

@@ -54,8 +54,8 @@ function findAgent(index: ManifestIndex, name: string): AgentFile {
   // hasOwn: a name like "toString" must not find Object.prototype's.
   const agent = Object.hasOwn(index.agents, name) ? index.agents[name] : undefined;
   if (agent) return agent;
-  // A project agent shadows a home one, and the project's is loaded last.
-  const broken = index.broken.findLast((b) => b.kind === "agent" && b.name === name);
+  // A broken home agent keeps its name: a repository agent of that name is a conflict, never loaded.
+  const broken = index.broken.find((b) => b.kind === "agent" && b.name === name);
   if (broken) throw new ManifestError(broken.issues);
 
   const known = Object.keys(index.agents).sort();

@@ -138,10 +138,22 @@ export const BottleFrontmatter = z.strictObject({
   supervise: Supervise.optional().describe("Give the agent the supervise channel to ask for approvals (default true); {timeout_s} sets how long one request waits for an answer."),
 });
 
+/**
+ * One folder directly under the host's skills folder. Never `.` or `..`, never
+ * a path: `..` would copy the host's whole ~/.claude (credentials included)
+ * into the bottle. One regex, so the published JSON Schema refuses them too.
+ */
+export const SkillName = z
+  .string()
+  .regex(
+    /^(?!\.\.?$)[A-Za-z0-9._-]+$/,
+    'must be the name of one folder under ~/.claude/skills/ (letters, digits, ".", "_", "-"; not "." or "..", no "/")',
+  );
+
 export const AgentFrontmatter = z.strictObject({
   bottle: NameOrNames.optional().describe("The bottle(s) the agent runs in; a list merges left to right."),
   skills: z
-    .array(z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a skill folder name"))
+    .array(SkillName)
     .optional()
     .describe("Skill folders copied from the host's ~/.claude/skills/."),
   "git-gate": z
@@ -179,10 +191,19 @@ export const BottleFile = z.object({
 });
 export type BottleFile = z.infer<typeof BottleFile>;
 
+/**
+ * Where an agent file was found: the user's home (`$BOT_BOTTLE_HOME/agents/`)
+ * or a repository (`.bot-bottle/agents/` of the cwd). A repository agent was
+ * written by whoever wrote the repository, so callers are told which it is.
+ */
+export const AgentOrigin = z.enum(["home", "repository"]);
+export type AgentOrigin = z.infer<typeof AgentOrigin>;
+
 /** An agent file as loaded; the body is the agent's system prompt. */
 export const AgentFile = z.object({
   name: ManifestName,
   source: z.string(),
+  origin: AgentOrigin,
   config: AgentFrontmatter,
   prompt: z.string(),
   lines: KeyLines.optional(),
@@ -235,6 +256,21 @@ export const BrokenManifest = z.object({
 });
 export type BrokenManifest = z.infer<typeof BrokenManifest>;
 
+/**
+ * A repository agent named like a home agent (good or broken). It is never
+ * loaded: a repository must not replace what the user's own agent name means.
+ */
+export const AgentConflict = z.object({
+  name: z.string(),
+  /** The repository's file, which is not loaded. */
+  source: z.string(),
+  /** The home agent's file, which keeps the name. */
+  home_source: z.string(),
+  /** What to tell the user: both files, and to rename the repository's. */
+  message: z.string(),
+});
+export type AgentConflict = z.infer<typeof AgentConflict>;
+
 /** Everything loaded from the home directory and the project, before any resolution. */
 export const ManifestIndex = z.object({
   home: z.string(),
@@ -242,6 +278,7 @@ export const ManifestIndex = z.object({
   bottles: z.record(ManifestName, BottleFile),
   agents: z.record(ManifestName, AgentFile),
   broken: z.array(BrokenManifest),
+  conflicts: z.array(AgentConflict),
   warnings: z.array(z.string()),
 });
 export type ManifestIndex = z.infer<typeof ManifestIndex>;

@@ -26,6 +26,13 @@ describe("the JSON Schema of manifests", () => {
     expect(Object.keys(schema.properties ?? {})).toEqual(["bottle", "skills", "git-gate", "name", "description", "model", "color"]);
   });
 
+  it("refuses the skill names . and .. and paths, as the loader does", () => {
+    const schema = frontmatterJsonSchema("agent") as JsonSchema & { properties: { skills: { items: { pattern: string } } } };
+    const pattern = new RegExp(schema.properties.skills.items.pattern);
+    expect(["review-checklist", "a.b", "..x", "_x"].filter((name) => pattern.test(name))).toEqual(["review-checklist", "a.b", "..x", "_x"]);
+    expect([".", "..", "a/b", "../x", "/etc"].filter((name) => pattern.test(name))).toEqual([]);
+  });
+
   it("puts both kinds in one document under $defs", () => {
     const schema = manifestJsonSchema() as { $defs: Record<string, Record<string, unknown>>; anyOf: unknown[] };
     expect(Object.keys(schema.$defs)).toEqual(["bottle", "agent"]);
