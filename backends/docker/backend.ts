@@ -24,6 +24,23 @@ const QUEUE_DIR = "/var/lib/bot-bottle/queue";
 /** In the bundle: the sidecars' logs, on the host under the state folder. */
 const LOG_DIR = "/var/log/bot-bottle";
 
+/**
+ * The only capabilities left to root in the agent container (the forwarder and
+ * the engine's `exec -u root` provisioning); the agent user holds none either
+ * way. Found by starting bottles with fewer: the forwarder, update-ca-certificates
+ * (root-owned files), `exec -u node` and the timeout kills (same user) need none.
+ * Gone with the rest: NET_RAW, SYS_CHROOT, MKNOD, SETUID/SETGID, KILL, SETPCAP,
+ * SETFCAP, NET_BIND_SERVICE, AUDIT_WRITE, FSETID.
+ */
+const AGENT_CAPABILITIES = [
+  // chown the workspace copy, the prompt, provider files and skills to the agent user (docker cp lands them as root).
+  "CHOWN",
+  // create and replace folders inside the agent user's home (~/.bot-bottle, ~/.codex, skills) as root.
+  "DAC_OVERRIDE",
+  // chmod the prompt and provider files once they belong to the agent user (0600 and the planned modes).
+  "FOWNER",
+];
+
 export const LABELS = { id: "bot-bottle.id", home: "bot-bottle.home", role: "bot-bottle.role" } as const;
 
 const labelArgs = (plan: BottlePlan, role: string) => [
@@ -91,9 +108,11 @@ export class DockerBackend implements Backend {
       await this.startBundle(plan, bundleImage, secrets);
       signal?.throwIfAborted();
 
-      const runtime = chooseAgentRuntime(JSON.parse(await docker(["info", "--format", "{{json .}}"])));
-      progress("agent", `starting the agent container (${runtime.reason})`);
-      await this.startAgent(plan, agentImage, runtime.runtime);
+      const info = JSON.parse(await docker(["info", "--format", "{{json .}}"])) as { NCPU?: number };
+      const runtime = chooseAgentRuntime(info);
+      const cpus = agentCpus(plan.limits.cpus, info.NCPU);
+      progress("agent", `starting the agent container (${runtime.reason}; ${cpus.reason})`);
+      await this.startAgent(plan, agentImage, runtime.runtime, cpus.cpus);
 
       progress("ready", "waiting for the agent's forwarder and egress to answer");
       const bottle = this.attach(plan);
@@ -162,7 +181,7 @@ export class DockerBackend implements Backend {
     );
   }
 
-  private async startAgent(plan: BottlePlan, image: string, runtime: string | null): Promise<void> {
+  private async startAgent(plan: BottlePlan, image: string, runtime: string | null, cpus: number): Promise<void> {
     const envArgs = Object.entries(plan.guest.env).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
     await docker([
       "run",
@@ -179,6 +198,18 @@ export class DockerBackend implements Backend {
       "--init",
       "--security-opt",
       "no-new-privileges",
+      "--cap-drop",
+      "ALL",
+      ...AGENT_CAPABILITIES.flatMap((capability) => ["--cap-add", capability]),
+      "--memory",
+      String(plan.limits.memory),
+      // Equal to --memory: no swap on top, so the limit is what the agent gets.
+      "--memory-swap",
+      String(plan.limits.memory),
+      "--cpus",
+      String(cpus),
+      "--pids-limit",
+      String(plan.limits.pids),
       ...(runtime ? ["--runtime", runtime] : []),
       "--user",
       "root",
@@ -270,6 +301,15 @@ export class DockerBackend implements Backend {
     }
     return removed;
   }
+}
+
+/**
+ * Docker refuses `--cpus` above the host's CPU count, so a bottle written on a
+ * bigger machine (or the default, on a small one) gets what this host has.
+ */
+function agentCpus(wanted: number, hostCpus: number | undefined): { cpus: number; reason: string } {
+  if (hostCpus === undefined || hostCpus <= 0 || wanted <= hostCpus) return { cpus: wanted, reason: `${wanted} CPUs` };
+  return { cpus: hostCpus, reason: `${hostCpus} CPUs: the bottle asks for ${wanted}, this host has ${hostCpus}` };
 }
 
 /** Containers someone else attached to a bottle's network would block its removal. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EffectiveResources } from "../manifest/resources.js";
 import { AgentOrigin } from "../manifest/schema.js";
 import { SecretSource } from "../providers/provider.js";
 
@@ -68,6 +69,9 @@ export const BottlePlan = z.object({
     /** The supervise server's settings; null when the bottle says `supervise: false` (no daemon, no registration). */
     supervise: z.object({ timeoutMs: z.number().int().positive() }).nullable(),
   }),
+  /** The bottle's `resources` key, defaults filled in: the agent container's memory (bytes), CPUs and pids limits. */
+  limits: EffectiveResources,
+  /** Backend resource names. */
   resources: z.object({ agent: z.string(), bundle: z.string(), network: z.string(), volume: z.string() }),
 });
 export type BottlePlan = z.infer<typeof BottlePlan>;

@@ -2,6 +2,7 @@ import { UserError } from "../user-error.js";
 import { closestMatch, didYouMean } from "./did-you-mean.js";
 import { ManifestError } from "./errors.js";
 import { resolveBottleConfig, type NameReference } from "./extends.js";
+import { DEFAULT_RESOURCES } from "./resources.js";
 import type { AgentFile, EffectiveBottle, Manifest, ManifestIndex } from "./schema.js";
 
 // One agent plus the one effective bottle it runs in: everything downstream
@@ -46,6 +47,7 @@ export function resolveManifest(index: ManifestIndex, agentName: string, bottleN
       repos: config["git-gate"]?.repos ?? {},
     },
     supervise: config.supervise ?? true,
+    resources: { ...DEFAULT_RESOURCES, ...config.resources },
   };
   return { agent, bottle };
 }

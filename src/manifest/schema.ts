@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_RESOURCES, describeResources, EffectiveResources, Resources } from "./resources.js";
 
 // The frontmatter keys of bottle and agent manifests (design.md section 3).
 // Every object is strict: an unknown key is an error, never silently ignored,
@@ -136,6 +137,10 @@ export const BottleFrontmatter = z.strictObject({
   egress: Egress.optional().describe("The only hosts the agent may reach, and the credentials the proxy injects for them."),
   "git-gate": GitGate.optional().describe("Repositories the agent may fetch from and push to through the secret-scanning gate."),
   supervise: Supervise.optional().describe("Give the agent the supervise channel to ask for approvals (default true); {timeout_s} sets how long one request waits for an answer."),
+  resources: Resources.optional().describe(
+    `Limits of the agent container: memory (such as 4g), cpus (such as 2; at most the host's) and pids (processes and threads). ` +
+      `Each field left out keeps its default: ${describeResources(DEFAULT_RESOURCES)}.`,
+  ),
 });
 
 /**
@@ -221,6 +226,7 @@ export const EffectiveBottle = z.object({
   egress: z.object({ routes: z.array(EgressRoute), log: z.union([z.literal(0), z.literal(1), z.literal(2)]) }),
   git_gate: z.object({ user: GitUser, repos: z.record(z.string(), GitRepo) }),
   supervise: Supervise,
+  resources: EffectiveResources,
 });
 export type EffectiveBottle = z.infer<typeof EffectiveBottle>;
 

@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AgentListing } from "../../../src/manifest/agent-summary.js";
+import { DEFAULT_RESOURCES } from "../../../src/manifest/resources.js";
 import { fixtureDir, manifest } from "./fixture-home.js";
 
 // Runs the built CLI (`npm test` builds first), as a user would.
@@ -171,6 +172,30 @@ describe("bot-bottle CLI: a repository agent never shadows a home agent", () => 
     expect(result.stderr).toContain(
       `bot-bottle: agent theirs comes from a repository (${theirsFile}), not from your home: the repository wrote its prompt and chose its bottles (claude) and skills (none)`,
     );
+  });
+});
+
+describe("bot-bottle CLI: resources", () => {
+  it("start --dry-run shows the agent container's limits: the bottle's, and the defaults for what it leaves out", async () => {
+    const home = await fixtureDir({
+      "bottles/small.md": manifest("agent_provider: {template: claude}", "resources: {memory: 1g, cpus: 0.5}"),
+      "agents/helper.md": manifest("bottle: small"),
+    });
+    const result = await run(["start", "helper", "--dry-run"], home);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`\n  limits:    memory 1 GiB, 0.5 CPUs (at most the host's), ${DEFAULT_RESOURCES.pids} processes and threads\n`);
+  });
+
+  it("validate names the file, key and line of a bad limit", async () => {
+    const home = await fixtureDir({ "bottles/big.md": manifest("agent_provider: {template: claude}", "resources:", "  memory: lots", "  cpus: 0", "  pids: -1") });
+    const file = path.join(home, "bottles/big.md");
+    const result = await run(["validate"], home);
+    expect(result.code).toBe(1);
+    expect(result.stdout.trimEnd().split("\n")).toEqual([
+      `${file}:4: resources.memory: must be a size with a unit, such as 512m or 4g (k, m or g; binary: 1g = 1024m)`,
+      `${file}:5: resources.cpus: must be a number of CPUs of at least 0.01, such as 2 or 0.5`,
+      `${file}:6: resources.pids: must be at least 64: the agent's forwarder and every command need some (there is no unlimited)`,
+    ]);
   });
 });
 

@@ -7,7 +7,7 @@ describe("the JSON Schema of manifests", () => {
   it("describes bottle frontmatter, strict at every level", () => {
     const schema = frontmatterJsonSchema("bottle") as JsonSchema & { $schema: string };
     expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
-    expect(Object.keys(schema.properties ?? {})).toEqual(["extends", "env", "agent_provider", "egress", "git-gate", "supervise"]);
+    expect(Object.keys(schema.properties ?? {})).toEqual(["extends", "env", "agent_provider", "egress", "git-gate", "supervise", "resources"]);
     expect(schema.additionalProperties).toBe(false);
     const route = schema.properties?.egress?.properties?.routes?.items;
     expect(Object.keys(route?.properties ?? {})).toContain("tls_passthrough");
@@ -19,6 +19,18 @@ describe("the JSON Schema of manifests", () => {
     const schema = frontmatterJsonSchema("bottle") as JsonSchema;
     expect(schema.properties?.env?.additionalProperties).toEqual({ type: ["string", "number", "boolean"] });
     expect(schema.properties?.agent_provider?.required).toBeUndefined();
+  });
+
+  it("describes resources as a person writes them: memory with a unit, cpus and pids as numbers, nothing else", () => {
+    const schema = frontmatterJsonSchema("bottle") as JsonSchema;
+    const resources = schema.properties?.resources as JsonSchema & { properties: Record<string, { type?: string; pattern?: string }> };
+    expect(resources.additionalProperties).toBe(false);
+    expect(Object.keys(resources.properties)).toEqual(["memory", "cpus", "pids"]);
+    expect(resources.properties.memory?.type).toBe("string");
+    expect(new RegExp(resources.properties.memory?.pattern ?? "^$").test("4g")).toBe(true);
+    expect(new RegExp(resources.properties.memory?.pattern ?? "^$").test("lots")).toBe(false);
+    expect(resources.properties.cpus?.type).toBe("number");
+    expect(resources.properties.pids?.type).toBe("integer");
   });
 
   it("describes agent frontmatter", () => {
