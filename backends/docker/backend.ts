@@ -8,6 +8,7 @@ import { UserError } from "../../src/user-error.js";
 import { waitUntil } from "../../src/wait-until.js";
 import type { Availability, Backend, Bottle, DiscoveredBottle, LaunchHooks } from "../backend.js";
 import { DockerBottle } from "./bottle.js";
+import { agentCpuShare } from "./cpu-share.js";
 import { docker, dockerBinary, DockerError, parseJsonLines } from "./docker-cli.js";
 import { ensureImage } from "./images.js";
 import { chooseAgentRuntime } from "./runtime.js";
@@ -108,9 +109,9 @@ export class DockerBackend implements Backend {
       await this.startBundle(plan, bundleImage, secrets);
       signal?.throwIfAborted();
 
-      const info = JSON.parse(await docker(["info", "--format", "{{json .}}"])) as { NCPU?: number };
+      const info: unknown = JSON.parse(await docker(["info", "--format", "{{json .}}"]));
       const runtime = chooseAgentRuntime(info);
-      const cpus = agentCpus(plan.limits.cpus, info.NCPU);
+      const cpus = agentCpuShare(plan.limits.cpus, info);
       progress("agent", `starting the agent container (${runtime.reason}; ${cpus.reason})`);
       await this.startAgent(plan, agentImage, runtime.runtime, cpus.cpus);
 
@@ -301,15 +302,6 @@ export class DockerBackend implements Backend {
     }
     return removed;
   }
-}
-
-/**
- * Docker refuses `--cpus` above the host's CPU count, so a bottle written on a
- * bigger machine (or the default, on a small one) gets what this host has.
- */
-function agentCpus(wanted: number, hostCpus: number | undefined): { cpus: number; reason: string } {
-  if (hostCpus === undefined || hostCpus <= 0 || wanted <= hostCpus) return { cpus: wanted, reason: `${wanted} CPUs` };
-  return { cpus: hostCpus, reason: `${hostCpus} CPUs: the bottle asks for ${wanted}, this host has ${hostCpus}` };
 }
 
 /** Containers someone else attached to a bottle's network would block its removal. */
