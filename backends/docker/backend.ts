@@ -8,6 +8,7 @@ import { UserError } from "../../src/user-error.js";
 import { waitUntil } from "../../src/wait-until.js";
 import type { Availability, Backend, Bottle, DiscoveredBottle, LaunchHooks } from "../backend.js";
 import { DockerBottle } from "./bottle.js";
+import { agentCpuShare } from "./cpu-share.js";
 import { docker, dockerBinary, DockerError, parseJsonLines } from "./docker-cli.js";
 import { ensureImage } from "./images.js";
 import { chooseAgentRuntime } from "./runtime.js";
@@ -32,6 +33,23 @@ const PRIVATE_DIR = "/run/bot-bottle-private";
  */
 const BUNDLE_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "SETUID", "SETGID", "KILL"];
 const BUNDLE_PIDS_LIMIT = 256;
+
+/**
+ * The only capabilities left to root in the agent container (the forwarder and
+ * the engine's `exec -u root` provisioning); the agent user holds none either
+ * way. Found by starting bottles with fewer: the forwarder, update-ca-certificates
+ * (root-owned files), `exec -u node` and the timeout kills (same user) need none.
+ * Gone with the rest: NET_RAW, SYS_CHROOT, MKNOD, SETUID/SETGID, KILL, SETPCAP,
+ * SETFCAP, NET_BIND_SERVICE, AUDIT_WRITE, FSETID.
+ */
+const AGENT_CAPABILITIES = [
+  // chown the workspace copy, the prompt, provider files and skills to the agent user (docker cp lands them as root).
+  "CHOWN",
+  // create and replace folders inside the agent user's home (~/.bot-bottle, ~/.codex, skills) as root.
+  "DAC_OVERRIDE",
+  // chmod the prompt and provider files once they belong to the agent user (0600 and the planned modes).
+  "FOWNER",
+];
 
 export const LABELS = { id: "bot-bottle.id", home: "bot-bottle.home", role: "bot-bottle.role" } as const;
 
@@ -100,9 +118,11 @@ export class DockerBackend implements Backend {
       await this.startBundle(plan, bundleImage, secrets);
       signal?.throwIfAborted();
 
-      const runtime = chooseAgentRuntime(JSON.parse(await docker(["info", "--format", "{{json .}}"])));
-      progress("agent", `starting the agent container (${runtime.reason})`);
-      await this.startAgent(plan, agentImage, runtime.runtime);
+      const info: unknown = JSON.parse(await docker(["info", "--format", "{{json .}}"]));
+      const runtime = chooseAgentRuntime(info);
+      const cpus = agentCpuShare(plan.limits.cpus, info);
+      progress("agent", `starting the agent container (${runtime.reason}; ${cpus.reason})`);
+      await this.startAgent(plan, agentImage, runtime.runtime, cpus.cpus);
 
       progress("ready", "waiting for the agent's forwarder and egress to answer");
       const bottle = this.attach(plan);
@@ -184,7 +204,7 @@ export class DockerBackend implements Backend {
     await docker(["exec", "-i", plan.resources.bundle, "node", "/opt/bot-bottle/init.js", "receive-secrets"], { input: JSON.stringify(secrets) });
   }
 
-  private async startAgent(plan: BottlePlan, image: string, runtime: string | null): Promise<void> {
+  private async startAgent(plan: BottlePlan, image: string, runtime: string | null, cpus: number): Promise<void> {
     const envArgs = Object.entries(plan.guest.env).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
     await docker([
       "run",
@@ -201,6 +221,18 @@ export class DockerBackend implements Backend {
       "--init",
       "--security-opt",
       "no-new-privileges",
+      "--cap-drop",
+      "ALL",
+      ...AGENT_CAPABILITIES.flatMap((capability) => ["--cap-add", capability]),
+      "--memory",
+      String(plan.limits.memory),
+      // Equal to --memory: no swap on top, so the limit is what the agent gets.
+      "--memory-swap",
+      String(plan.limits.memory),
+      "--cpus",
+      String(cpus),
+      "--pids-limit",
+      String(plan.limits.pids),
       ...(runtime ? ["--runtime", runtime] : []),
       "--user",
       "root",

@@ -17,6 +17,15 @@ export function startCommand(): Command {
     .action(async (agent: string, options: { bottle?: string[]; cwd?: string; label?: string; backend: "docker" | "smolmachines"; dryRun?: boolean; json?: boolean }) => {
       const engine = Engine.fromProcess();
       const plan = await engine.plan({ agent, bottles: options.bottle, cwd: options.cwd, label: options.label, backend: options.backend });
+      if (plan.agent.origin === "repository") {
+        // The user may think they started their own agent: say whose it is before anything runs.
+        const skills = plan.skills.map((s) => s.name).join(", ") || "none";
+        const chosen = options.bottle ? `skills (${skills})` : `bottles (${plan.bottles.join(", ")}) and skills (${skills})`;
+        process.stderr.write(
+          `bot-bottle: agent ${plan.agent.name} comes from a repository (${plan.agent.source}), not from your home: ` +
+            `the repository wrote its prompt and chose its ${chosen}\n`,
+        );
+      }
       if (options.dryRun) {
         // The summary reads the files the plan wrote: print it before they go.
         const summary = planSummary(plan);

@@ -18,7 +18,7 @@ export function validateCommand(): Command {
       let issues: ManifestIssue[];
       let checked: string;
       if (paths.length > 0) {
-        const files = await loadManifestFiles(paths);
+        const files = await loadManifestFiles(paths, botBottleHome());
         issues = validateManifestFiles(files);
         checked = `${count(paths.length, "file")}`;
       } else {

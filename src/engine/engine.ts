@@ -115,6 +115,8 @@ export class Engine {
     this.state.writeMetadata({
       id: plan.id,
       agent: plan.agent.name,
+      agent_origin: plan.agent.origin,
+      agent_source: plan.agent.source,
       bottles: plan.bottles,
       provider: plan.provider.name,
       backend: plan.backend,

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { EffectiveResources } from "../manifest/resources.js";
+import { AgentOrigin } from "../manifest/schema.js";
 import { SecretSource } from "../providers/provider.js";
 
 // A BottlePlan is everything launch and provisioning need, resolved once from
@@ -25,7 +27,7 @@ export const BottlePlan = z.object({
   homeLabel: z.string(),
   stateDir: z.string(),
   backend: z.enum(["docker", "smolmachines"]),
-  agent: z.object({ name: z.string(), source: z.string() }),
+  agent: z.object({ name: z.string(), source: z.string(), origin: AgentOrigin }),
   bottles: z.array(z.string()),
   label: z.string().nullable(),
   cwd: z.string().nullable(),
@@ -67,6 +69,9 @@ export const BottlePlan = z.object({
     /** The supervise server's settings; null when the bottle says `supervise: false` (no daemon, no registration). */
     supervise: z.object({ timeoutMs: z.number().int().positive() }).nullable(),
   }),
+  /** The bottle's `resources` key, defaults filled in: the agent container's memory (bytes), CPUs and pids limits. */
+  limits: EffectiveResources,
+  /** Backend resource names. */
   resources: z.object({ agent: z.string(), bundle: z.string(), network: z.string(), volume: z.string() }),
 });
 export type BottlePlan = z.infer<typeof BottlePlan>;

@@ -7,6 +7,7 @@ import path from "node:path";
 import { homePaths } from "../home.js";
 import { loadManifestIndex } from "../manifest/load.js";
 import { resolveManifest } from "../manifest/manifest.js";
+import { describeResources } from "../manifest/resources.js";
 import type { Manifest } from "../manifest/schema.js";
 import { assetPaths } from "../package-root.js";
 import { resolveProvider } from "../providers/registry.js";
@@ -228,7 +229,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     homeLabel: homeLabel(home),
     stateDir,
     backend: spec.backend ?? "docker",
-    agent: { name: manifest.agent.name, source: manifest.agent.source },
+    agent: { name: manifest.agent.name, source: manifest.agent.source, origin: manifest.agent.origin },
     bottles: manifest.bottle.names,
     label: spec.label ?? null,
     cwd,
@@ -256,6 +257,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
       secrets,
       supervise: superviseSeconds === null ? null : { timeoutMs: superviseSeconds * 1000 },
     },
+    limits: manifest.bottle.resources,
     resources: { agent: `${prefix}-agent`, bundle: `${prefix}-bundle`, network: prefix, volume: `${prefix}-sockets` },
   };
 
@@ -278,7 +280,7 @@ function routesFileHosts(plan: BottlePlan): string {
 export function planSummary(plan: BottlePlan): string {
   const hosts = routesFileHosts(plan);
   return [
-    `bottle ${plan.id} (agent ${plan.agent.name} from ${plan.agent.source})`,
+    `bottle ${plan.id} (agent ${plan.agent.name} from ${plan.agent.origin === "home" ? "your home" : "the repository"}: ${plan.agent.source})`,
     `  bottles:   ${plan.bottles.join(", ")}`,
     `  provider:  ${plan.provider.name}; image from ${plan.images.agent.dockerfile} (${plan.images.agent.dockerfileOrigin}) on ${plan.images.agent.baseImage}`,
     `  backend:   ${plan.backend}; agent has no network, sidecars: ${plan.sidecars.daemons.join(", ")}`,
@@ -289,6 +291,7 @@ export function planSummary(plan: BottlePlan): string {
     `  workspace: ${plan.cwd ? `copy of ${plan.cwd}` : "empty"} at ${plan.guest.workspace}`,
     `  skills:    ${plan.skills.map((s) => s.name).join(", ") || "none"}`,
     `  git user:  ${[plan.gitUser.name, plan.gitUser.email && `<${plan.gitUser.email}>`].filter(Boolean).join(" ") || "unset"}`,
+    `  limits:    ${describeResources(plan.limits)}`,
     `  label:     ${plan.label ?? "none"}`,
   ].join("\n");
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AgentOrigin } from "../manifest/schema.js";
 
 // The engine's public records: what callers (CLI, MCP tools) get back. Kept in
 // one place so the tools' output schemas and the state files agree.
@@ -21,6 +22,10 @@ export type BottleSpec = z.infer<typeof BottleSpec>;
 export const BottleRecord = z.object({
   id: z.string(),
   agent: z.string(),
+  /** home: the user's own agent; repository: one the repository in the cwd shipped (its author chose the prompt and skills). */
+  agent_origin: AgentOrigin,
+  /** The agent's file. */
+  agent_source: z.string(),
   bottles: z.array(z.string()),
   provider: z.string(),
   backend: z.enum(["docker", "smolmachines"]),

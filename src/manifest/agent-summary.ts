@@ -1,13 +1,15 @@
 import { z } from "zod";
 import { UserError } from "../user-error.js";
 import { resolveManifest } from "./manifest.js";
-import { ManifestKind, type ManifestIndex } from "./schema.js";
+import { AgentConflict, AgentOrigin, ManifestKind, type ManifestIndex } from "./schema.js";
 
 // What a listing of agents shows (the `agents` command, and any tool that lists
 // agents): enough to pick one, and why one cannot be used.
 
 export const AgentSummary = z.object({
   name: z.string(),
+  /** home: the user's own; repository: shipped by the repository in the cwd (its author chose the prompt and skills). */
+  origin: AgentOrigin,
   source: z.string(),
   description: z.string().nullable(),
   /** The bottles the agent declares (empty: the caller must name one). */
@@ -23,6 +25,8 @@ export type AgentSummary = z.infer<typeof AgentSummary>;
 export const AgentListing = z.object({
   agents: z.array(AgentSummary),
   broken: z.array(z.object({ kind: ManifestKind, name: z.string(), source: z.string(), error: z.string() })),
+  /** Repository agents named like home agents: not loaded, the home agent keeps the name. */
+  conflicts: z.array(AgentConflict),
   warnings: z.array(z.string()),
 });
 export type AgentListing = z.infer<typeof AgentListing>;
@@ -45,6 +49,7 @@ export function listAgents(index: ManifestIndex): AgentListing {
       }
       return {
         name: agent.name,
+        origin: agent.origin,
         source: agent.source,
         description: agent.config.description ?? null,
         bottles,
@@ -54,5 +59,5 @@ export function listAgents(index: ManifestIndex): AgentListing {
       };
     });
   const broken = index.broken.map(({ kind, name, source, error }) => ({ kind, name, source, error }));
-  return { agents, broken, warnings: index.warnings };
+  return { agents, broken, conflicts: index.conflicts, warnings: index.warnings };
 }

@@ -48,6 +48,7 @@ export function mergeBottleConfigs(base: BottleConfig, over: BottleConfig): Bott
   }
   const supervise = over.supervise ?? base.supervise;
   if (supervise !== undefined) merged.supervise = supervise;
+  if (base.resources || over.resources) merged.resources = { ...base.resources, ...over.resources };
   return merged;
 }
 

@@ -4,24 +4,25 @@ import { homePaths, projectAgentsDir, projectBottlesDir } from "../home.js";
 import { UserError } from "../user-error.js";
 import { ManifestError } from "./errors.js";
 import { parseAgentFile, parseBottleFile } from "./parse.js";
-import type { BrokenManifest, ManifestFiles, ManifestIndex, ManifestKind } from "./schema.js";
+import type { AgentConflict, AgentFile, AgentOrigin, BottleFile, BrokenManifest, ManifestFiles, ManifestIndex, ManifestKind } from "./schema.js";
 
 // Reading manifests from disk, and the trust boundary: bottles decide where
 // traffic and credentials may go, so they come only from the user's home; a
-// repository (the cwd) may ship agents, never bottles.
+// repository (the cwd) may ship agents, never bottles, and its agents never
+// replace the user's own: a name the home defines keeps meaning the home's agent.
 
 export const MANIFEST_FILE_NAME = /^[a-z][a-z0-9-]*\.md$/;
 const FILE_NAME_RULE = `manifest file names must match ${MANIFEST_FILE_NAME.source} (lower case letters, digits and -)`;
 
 export async function loadManifestIndex({ home, cwd }: { home: string; cwd: string }): Promise<ManifestIndex> {
   const paths = homePaths(home);
-  const index: ManifestIndex = { home, cwd, bottles: {}, agents: {}, broken: [], warnings: [] };
+  const index: ManifestIndex = { home, cwd, bottles: {}, agents: {}, broken: [], conflicts: [], warnings: [] };
 
-  for (const loaded of await loadFolder(paths.bottles, "bottle", index.warnings)) {
+  for (const loaded of await loadFolder(paths.bottles, "bottle", parseBottleFile, index.warnings)) {
     if (isBroken(loaded)) index.broken.push(loaded);
     else index.bottles[loaded.name] = loaded;
   }
-  for (const loaded of await loadFolder(paths.agents, "agent", index.warnings)) {
+  for (const loaded of await loadFolder(paths.agents, "agent", agentParser("home"), index.warnings)) {
     if (isBroken(loaded)) index.broken.push(loaded);
     else index.agents[loaded.name] = loaded;
   }
@@ -39,23 +40,32 @@ export async function loadManifestIndex({ home, cwd }: { home: string; cwd: stri
   const homeAgentSources = new Map(
     [...Object.values(index.agents), ...index.broken.filter((b) => b.kind === "agent")].map((a) => [a.name, a.source]),
   );
-  for (const loaded of await loadFolder(projectAgents, "agent", index.warnings)) {
-    const shadowed = homeAgentSources.get(loaded.name);
-    if (shadowed !== undefined) {
-      index.warnings.push(`agent "${loaded.name}" from ${loaded.source} shadows the one in ${shadowed}`);
-      delete index.agents[loaded.name];
-    }
-    if (isBroken(loaded)) index.broken.push(loaded);
+  for (const loaded of await loadFolder(projectAgents, "agent", agentParser("repository"), index.warnings)) {
+    const homeSource = homeAgentSources.get(loaded.name);
+    if (homeSource !== undefined) index.conflicts.push(agentConflict(loaded.name, loaded.source, homeSource));
+    else if (isBroken(loaded)) index.broken.push(loaded);
     else index.agents[loaded.name] = loaded;
   }
   return index;
 }
 
+function agentConflict(name: string, source: string, homeSource: string): AgentConflict {
+  return {
+    name,
+    source,
+    home_source: homeSource,
+    message:
+      `a home agent has the same name (${homeSource}): a repository agent never replaces a home agent, so this file is not loaded ` +
+      `and "${name}" runs the home agent; rename this file to use it`,
+  };
+}
+
 /**
  * Files named on a command line, each checked on its own. The kind comes from
- * the parent folder (`bottles/` or `agents/`), as it does in a home directory.
+ * the parent folder (`bottles/` or `agents/`), as it does in a home directory;
+ * an agent outside `home`'s agents/ folder counts as a repository's.
  */
-export async function loadManifestFiles(filePaths: readonly string[]): Promise<ManifestFiles> {
+export async function loadManifestFiles(filePaths: readonly string[], home: string): Promise<ManifestFiles> {
   const kinds = new Map<string, ManifestKind>();
   const unplaced: string[] = [];
   for (const filePath of filePaths) {
@@ -77,11 +87,12 @@ export async function loadManifestFiles(filePaths: readonly string[]): Promise<M
     if (!MANIFEST_FILE_NAME.test(fileName)) {
       files.broken.push(brokenFile(kind, name, filePath, new ManifestError([{ file: filePath, keyPath: "", message: FILE_NAME_RULE }])));
     } else if (kind === "bottle") {
-      const loaded = await loadFile("bottle", name, filePath);
+      const loaded = await loadFile("bottle", name, filePath, parseBottleFile);
       if (isBroken(loaded)) files.broken.push(loaded);
       else files.bottles.push(loaded);
     } else {
-      const loaded = await loadFile("agent", name, filePath);
+      const origin = samePath(path.dirname(filePath), homePaths(home).agents) ? "home" : "repository";
+      const loaded = await loadFile("agent", name, filePath, agentParser(origin));
       if (isBroken(loaded)) files.broken.push(loaded);
       else files.agents.push(loaded);
     }
@@ -95,12 +106,22 @@ function kindOfFolder(folder: string): ManifestKind | undefined {
   return undefined;
 }
 
-const parsers = { bottle: parseBottleFile, agent: parseAgentFile };
-type Parsed<K extends ManifestKind> = ReturnType<(typeof parsers)[K]>;
+/** Text of one file -> its typed form (throws a ManifestError). */
+type Parser<T> = (text: string, source: string, name: string) => T;
+
+const agentParser =
+  (origin: AgentOrigin): Parser<AgentFile> =>
+  (text, source, name) =>
+    parseAgentFile(text, source, name, origin);
 
 const isBroken = <T extends object>(loaded: T | BrokenManifest): loaded is BrokenManifest => "issues" in loaded;
 
-async function loadFolder<K extends ManifestKind>(dir: string, kind: K, warnings: string[]): Promise<Array<Parsed<K> | BrokenManifest>> {
+async function loadFolder<T extends BottleFile | AgentFile>(
+  dir: string,
+  kind: ManifestKind,
+  parse: Parser<T>,
+  warnings: string[],
+): Promise<Array<T | BrokenManifest>> {
   let fileNames: string[];
   try {
     fileNames = (await readdir(dir)).sort();
@@ -112,7 +133,7 @@ async function loadFolder<K extends ManifestKind>(dir: string, kind: K, warnings
     }
     throw err;
   }
-  const loaded: Array<Parsed<K> | BrokenManifest> = [];
+  const loaded: Array<T | BrokenManifest> = [];
   for (const fileName of fileNames) {
     if (!fileName.endsWith(".md")) continue; // READMEs, editor backups and the like
     const source = path.join(dir, fileName);
@@ -120,12 +141,12 @@ async function loadFolder<K extends ManifestKind>(dir: string, kind: K, warnings
       warnings.push(`skipped ${source}: ${FILE_NAME_RULE}`);
       continue;
     }
-    loaded.push(await loadFile(kind, fileName.slice(0, -".md".length), source));
+    loaded.push(await loadFile(kind, fileName.slice(0, -".md".length), source, parse));
   }
   return loaded;
 }
 
-async function loadFile<K extends ManifestKind>(kind: K, name: string, source: string): Promise<Parsed<K> | BrokenManifest> {
+async function loadFile<T>(kind: ManifestKind, name: string, source: string, parse: Parser<T>): Promise<T | BrokenManifest> {
   let text: string;
   try {
     text = await readFile(source, "utf8");
@@ -134,7 +155,7 @@ async function loadFile<K extends ManifestKind>(kind: K, name: string, source: s
     return brokenFile(kind, name, source, new ManifestError([{ file: source, keyPath: "", message: `cannot read the file: ${reason}` }]));
   }
   try {
-    return parsers[kind](text, source, name) as Parsed<K>;
+    return parse(text, source, name);
   } catch (err) {
     if (err instanceof ManifestError) return brokenFile(kind, name, source, err);
     throw err;

@@ -2,6 +2,7 @@ import { UserError } from "../user-error.js";
 import { closestMatch, didYouMean } from "./did-you-mean.js";
 import { ManifestError } from "./errors.js";
 import { resolveBottleConfig, type NameReference } from "./extends.js";
+import { DEFAULT_RESOURCES } from "./resources.js";
 import type { AgentFile, EffectiveBottle, Manifest, ManifestIndex } from "./schema.js";
 
 // One agent plus the one effective bottle it runs in: everything downstream
@@ -46,6 +47,7 @@ export function resolveManifest(index: ManifestIndex, agentName: string, bottleN
       repos: config["git-gate"]?.repos ?? {},
     },
     supervise: config.supervise ?? true,
+    resources: { ...DEFAULT_RESOURCES, ...config.resources },
   };
   return { agent, bottle };
 }
@@ -54,8 +56,8 @@ function findAgent(index: ManifestIndex, name: string): AgentFile {
   // hasOwn: a name like "toString" must not find Object.prototype's.
   const agent = Object.hasOwn(index.agents, name) ? index.agents[name] : undefined;
   if (agent) return agent;
-  // A project agent shadows a home one, and the project's is loaded last.
-  const broken = index.broken.findLast((b) => b.kind === "agent" && b.name === name);
+  // A broken home agent keeps its name: a repository agent of that name is a conflict, never loaded.
+  const broken = index.broken.find((b) => b.kind === "agent" && b.name === name);
   if (broken) throw new ManifestError(broken.issues);
 
   const known = Object.keys(index.agents).sort();

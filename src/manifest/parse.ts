@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { formatKeyPath, ManifestError } from "./errors.js";
 import { parseFrontmatter, type Frontmatter } from "./frontmatter.js";
-import { AgentFrontmatter, BottleFrontmatter, type AgentFile, type BottleFile } from "./schema.js";
+import { AgentFrontmatter, BottleFrontmatter, type AgentFile, type AgentOrigin, type BottleFile } from "./schema.js";
 import { manifestIssuesFromZod } from "./schema-issues.js";
 
 // Text of one manifest file -> its typed form. Pure: the caller reads the file,
@@ -17,13 +17,13 @@ export function parseBottleFile(text: string, source: string, name: string): Bot
   return { name, source, config, body, lines };
 }
 
-export function parseAgentFile(text: string, source: string, name: string): AgentFile {
+export function parseAgentFile(text: string, source: string, name: string, origin: AgentOrigin): AgentFile {
   const { config, body, lines } = parseManifest(text, source, AgentFrontmatter, (key) =>
     bottleKeys.has(key)
       ? `"${key}" is a bottle key: an agent names its bottle with "bottle:", and bottles live only in BOT_BOTTLE_HOME/bottles/`
       : undefined,
   );
-  return { name, source, config, prompt: body, lines };
+  return { name, source, origin, config, prompt: body, lines };
 }
 
 function parseManifest<Schema extends z.ZodType>(

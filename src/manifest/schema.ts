@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_RESOURCES, describeResources, EffectiveResources, Resources } from "./resources.js";
 
 // The frontmatter keys of bottle and agent manifests (design.md section 3).
 // Every object is strict: an unknown key is an error, never silently ignored,
@@ -136,12 +137,28 @@ export const BottleFrontmatter = z.strictObject({
   egress: Egress.optional().describe("The only hosts the agent may reach, and the credentials the proxy injects for them."),
   "git-gate": GitGate.optional().describe("Repositories the agent may fetch from and push to through the secret-scanning gate."),
   supervise: Supervise.optional().describe("Give the agent the supervise channel to ask for approvals (default true); {timeout_s} sets how long one request waits for an answer."),
+  resources: Resources.optional().describe(
+    `Limits of the agent container: memory (such as 4g), cpus (such as 2; at most the host's) and pids (processes and threads). ` +
+      `Each field left out keeps its default: ${describeResources(DEFAULT_RESOURCES)}.`,
+  ),
 });
+
+/**
+ * One folder directly under the host's skills folder. Never `.` or `..`, never
+ * a path: `..` would copy the host's whole ~/.claude (credentials included)
+ * into the bottle. One regex, so the published JSON Schema refuses them too.
+ */
+export const SkillName = z
+  .string()
+  .regex(
+    /^(?!\.\.?$)[A-Za-z0-9._-]+$/,
+    'must be the name of one folder under ~/.claude/skills/ (letters, digits, ".", "_", "-"; not "." or "..", no "/")',
+  );
 
 export const AgentFrontmatter = z.strictObject({
   bottle: NameOrNames.optional().describe("The bottle(s) the agent runs in; a list merges left to right."),
   skills: z
-    .array(z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a skill folder name"))
+    .array(SkillName)
     .optional()
     .describe("Skill folders copied from the host's ~/.claude/skills/."),
   "git-gate": z
@@ -179,10 +196,19 @@ export const BottleFile = z.object({
 });
 export type BottleFile = z.infer<typeof BottleFile>;
 
+/**
+ * Where an agent file was found: the user's home (`$BOT_BOTTLE_HOME/agents/`)
+ * or a repository (`.bot-bottle/agents/` of the cwd). A repository agent was
+ * written by whoever wrote the repository, so callers are told which it is.
+ */
+export const AgentOrigin = z.enum(["home", "repository"]);
+export type AgentOrigin = z.infer<typeof AgentOrigin>;
+
 /** An agent file as loaded; the body is the agent's system prompt. */
 export const AgentFile = z.object({
   name: ManifestName,
   source: z.string(),
+  origin: AgentOrigin,
   config: AgentFrontmatter,
   prompt: z.string(),
   lines: KeyLines.optional(),
@@ -200,6 +226,7 @@ export const EffectiveBottle = z.object({
   egress: z.object({ routes: z.array(EgressRoute), log: z.union([z.literal(0), z.literal(1), z.literal(2)]) }),
   git_gate: z.object({ user: GitUser, repos: z.record(z.string(), GitRepo) }),
   supervise: Supervise,
+  resources: EffectiveResources,
 });
 export type EffectiveBottle = z.infer<typeof EffectiveBottle>;
 
@@ -235,6 +262,21 @@ export const BrokenManifest = z.object({
 });
 export type BrokenManifest = z.infer<typeof BrokenManifest>;
 
+/**
+ * A repository agent named like a home agent (good or broken). It is never
+ * loaded: a repository must not replace what the user's own agent name means.
+ */
+export const AgentConflict = z.object({
+  name: z.string(),
+  /** The repository's file, which is not loaded. */
+  source: z.string(),
+  /** The home agent's file, which keeps the name. */
+  home_source: z.string(),
+  /** What to tell the user: both files, and to rename the repository's. */
+  message: z.string(),
+});
+export type AgentConflict = z.infer<typeof AgentConflict>;
+
 /** Everything loaded from the home directory and the project, before any resolution. */
 export const ManifestIndex = z.object({
   home: z.string(),
@@ -242,6 +284,7 @@ export const ManifestIndex = z.object({
   bottles: z.record(ManifestName, BottleFile),
   agents: z.record(ManifestName, AgentFile),
   broken: z.array(BrokenManifest),
+  conflicts: z.array(AgentConflict),
   warnings: z.array(z.string()),
 });
 export type ManifestIndex = z.infer<typeof ManifestIndex>;

@@ -7,9 +7,10 @@ import type { ManifestFiles, ManifestIndex, ManifestIssue } from "./schema.js";
 // What `validate` reports: every problem at once, each once, so a user can fix
 // a whole home in one pass.
 
-/** Broken files, then bottles whose `extends` fail, then agents that do not resolve. */
+/** Broken files, repository agents named like home agents, then bottles whose `extends` fail, then agents that do not resolve. */
 export function validateManifestIndex(index: ManifestIndex): ManifestIssue[] {
   const issues = index.broken.flatMap((broken) => broken.issues);
+  issues.push(...index.conflicts.map((conflict) => ({ file: conflict.source, keyPath: "", message: conflict.message })));
   for (const name of Object.keys(index.bottles).sort()) {
     issues.push(...issuesOf(() => resolveBottleConfig(index, [name])));
   }

@@ -111,7 +111,7 @@ export function toolSuite(target: ToolSuiteTarget): void {
     })) as CallToolResult;
     expect(result.isError, resultText(result)).toBeFalsy();
     bottle = BottleRecord.parse(result.structuredContent);
-    expect(bottle).toMatchObject({ agent: "worker", status: "running", label: "mcp-suite", bottles: ["sandbox"] });
+    expect(bottle).toMatchObject({ agent: "worker", agent_origin: "home", status: "running", label: "mcp-suite", bottles: ["sandbox"] });
     expect(resultText(result)).toContain(bottle.id);
     const phases = progress.map((p) => p.message?.split(": ")[0]);
     for (const phase of ["ca", "images", "network", "sidecars", "agent", "ready", "provision:ca", "provision:workspace", "provision:prompt"]) {

@@ -8,7 +8,7 @@ import { validateManifestIndex } from "../../../src/manifest/validate.js";
 
 // Each folder under broken/ is a small BOT_BOTTLE_HOME (and project cwd) with
 // one kind of mistake, and expected.txt holds exactly what `validate` must say
-// about it, with paths relative to the folder.
+// about it, with paths (in the file part and in messages) relative to the folder.
 const corpus = fileURLToPath(new URL("../../fixtures/manifests/broken", import.meta.url));
 const cases = readdirSync(corpus).sort();
 
@@ -21,7 +21,9 @@ describe("the broken manifest corpus", () => {
     const dir = path.join(corpus, name);
     const expected = readFileSync(path.join(dir, "expected.txt"), "utf8").trimEnd().split("\n");
     const index = await loadManifestIndex({ home: dir, cwd: dir });
-    const actual = validateManifestIndex(index).map((issue) => formatManifestIssue({ ...issue, file: path.relative(dir, issue.file) }));
+    const actual = validateManifestIndex(index).map((issue) =>
+      formatManifestIssue({ ...issue, file: path.relative(dir, issue.file) }).replaceAll(`${dir}${path.sep}`, ""),
+    );
     expect(actual).toEqual(expected);
   });
 });

@@ -28,6 +28,11 @@ const issuesOf = (fn: () => unknown) => {
 };
 
 describe("mergeBottleConfigs", () => {
+  it("merges resources field by field, the child winning", () => {
+    expect(mergeBottleConfigs({ resources: { memory: 1, cpus: 1, pids: 100 } }, { resources: { cpus: 3 } })).toEqual({ resources: { memory: 1, cpus: 3, pids: 100 } });
+    expect(mergeBottleConfigs({}, { resources: { pids: 100 } })).toEqual({ resources: { pids: 100 } });
+  });
+
   it("merges env key by key, the child winning", () => {
     expect(mergeBottleConfigs({ env: { A: "1", B: "1" } }, { env: { B: "2", C: "2" } })).toEqual({ env: { A: "1", B: "2", C: "2" } });
   });

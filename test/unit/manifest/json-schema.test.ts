@@ -7,7 +7,7 @@ describe("the JSON Schema of manifests", () => {
   it("describes bottle frontmatter, strict at every level", () => {
     const schema = frontmatterJsonSchema("bottle") as JsonSchema & { $schema: string };
     expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
-    expect(Object.keys(schema.properties ?? {})).toEqual(["extends", "env", "agent_provider", "egress", "git-gate", "supervise"]);
+    expect(Object.keys(schema.properties ?? {})).toEqual(["extends", "env", "agent_provider", "egress", "git-gate", "supervise", "resources"]);
     expect(schema.additionalProperties).toBe(false);
     const route = schema.properties?.egress?.properties?.routes?.items;
     expect(Object.keys(route?.properties ?? {})).toContain("tls_passthrough");
@@ -21,9 +21,28 @@ describe("the JSON Schema of manifests", () => {
     expect(schema.properties?.agent_provider?.required).toBeUndefined();
   });
 
+  it("describes resources as a person writes them: memory with a unit, cpus and pids as numbers, nothing else", () => {
+    const schema = frontmatterJsonSchema("bottle") as JsonSchema;
+    const resources = schema.properties?.resources as JsonSchema & { properties: Record<string, { type?: string; pattern?: string }> };
+    expect(resources.additionalProperties).toBe(false);
+    expect(Object.keys(resources.properties)).toEqual(["memory", "cpus", "pids"]);
+    expect(resources.properties.memory?.type).toBe("string");
+    expect(new RegExp(resources.properties.memory?.pattern ?? "^$").test("4g")).toBe(true);
+    expect(new RegExp(resources.properties.memory?.pattern ?? "^$").test("lots")).toBe(false);
+    expect(resources.properties.cpus?.type).toBe("number");
+    expect(resources.properties.pids?.type).toBe("integer");
+  });
+
   it("describes agent frontmatter", () => {
     const schema = frontmatterJsonSchema("agent") as JsonSchema;
     expect(Object.keys(schema.properties ?? {})).toEqual(["bottle", "skills", "git-gate", "name", "description", "model", "color"]);
+  });
+
+  it("refuses the skill names . and .. and paths, as the loader does", () => {
+    const schema = frontmatterJsonSchema("agent") as JsonSchema & { properties: { skills: { items: { pattern: string } } } };
+    const pattern = new RegExp(schema.properties.skills.items.pattern);
+    expect(["review-checklist", "a.b", "..x", "_x"].filter((name) => pattern.test(name))).toEqual(["review-checklist", "a.b", "..x", "_x"]);
+    expect([".", "..", "a/b", "../x", "/etc"].filter((name) => pattern.test(name))).toEqual([]);
   });
 
   it("puts both kinds in one document under $defs", () => {

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadManifestFiles, loadManifestIndex } from "../../../src/manifest/load.js";
+import { resolveManifest } from "../../../src/manifest/manifest.js";
 import { UserError } from "../../../src/user-error.js";
 import { fixtureDir, manifest } from "./fixture-home.js";
 
@@ -47,22 +48,48 @@ describe("loadManifestIndex", () => {
     });
   });
 
-  it("lets a project agent shadow a home agent of the same name, with a warning", async () => {
-    const home = await fixtureDir({ "bottles/claude.md": CLAUDE, "agents/helper.md": manifest("bottle: claude", "model: home") });
-    const cwd = await fixtureDir({ ".bot-bottle/agents/helper.md": manifest("bottle: claude", "model: project") });
-    const index = await loadManifestIndex({ home, cwd });
-    expect(index.agents.helper?.config.model).toBe("project");
-    expect(index.warnings).toEqual([
-      `agent "helper" from ${path.join(cwd, ".bot-bottle/agents/helper.md")} shadows the one in ${path.join(home, "agents/helper.md")}`,
-    ]);
-  });
+  describe("a repository agent never shadows a home agent", () => {
+    const CONFLICT = (repoFile: string, homeFile: string, name: string) =>
+      `a home agent has the same name (${homeFile}): a repository agent never replaces a home agent, so this file is not loaded ` +
+      `and "${name}" runs the home agent; rename this file to use it`;
 
-  it("lets a broken project agent shadow a good home agent: the broken one is what the name means", async () => {
-    const home = await fixtureDir({ "agents/helper.md": manifest("bottle: claude") });
-    const cwd = await fixtureDir({ ".bot-bottle/agents/helper.md": manifest("bottle: claude", "colour: red") });
-    const index = await loadManifestIndex({ home, cwd });
-    expect(index.agents.helper).toBeUndefined();
-    expect(index.broken).toEqual([expect.objectContaining({ kind: "agent", name: "helper", source: path.join(cwd, ".bot-bottle/agents/helper.md") })]);
+    it("a repository agent named like a home agent is refused as a conflict, and the home agent stays", async () => {
+      const home = await fixtureDir({ "bottles/claude.md": CLAUDE, "agents/helper.md": manifest("bottle: claude", "model: home") });
+      const cwd = await fixtureDir({ ".bot-bottle/agents/helper.md": manifest("bottle: claude", "model: project", "skills: [secrets]") });
+      const index = await loadManifestIndex({ home, cwd });
+      const [homeFile, repoFile] = [path.join(home, "agents/helper.md"), path.join(cwd, ".bot-bottle/agents/helper.md")];
+      expect(index.agents.helper).toMatchObject({ source: homeFile, origin: "home", config: { model: "home" } });
+      expect(index.conflicts).toEqual([{ name: "helper", source: repoFile, home_source: homeFile, message: CONFLICT(repoFile, homeFile, "helper") }]);
+      expect(index.broken).toEqual([]);
+      expect(index.warnings).toEqual([]);
+    });
+
+    it("a broken repository agent named like a good home agent is a conflict too, and the home agent stays", async () => {
+      const home = await fixtureDir({ "agents/helper.md": manifest("bottle: claude") });
+      const cwd = await fixtureDir({ ".bot-bottle/agents/helper.md": manifest("bottle: claude", "colour: red") });
+      const index = await loadManifestIndex({ home, cwd });
+      expect(index.agents.helper?.source).toBe(path.join(home, "agents/helper.md"));
+      expect(index.broken).toEqual([]);
+      expect(index.conflicts.map((c) => c.source)).toEqual([path.join(cwd, ".bot-bottle/agents/helper.md")]);
+    });
+
+    it("a repository agent named like a broken home agent is a conflict: the name keeps meaning the broken home agent", async () => {
+      const home = await fixtureDir({ "bottles/claude.md": CLAUDE, "agents/helper.md": manifest("bottle: claude", "colour: red") });
+      const cwd = await fixtureDir({ ".bot-bottle/agents/helper.md": manifest("bottle: claude") });
+      const index = await loadManifestIndex({ home, cwd });
+      expect(index.agents.helper).toBeUndefined();
+      expect(index.broken).toEqual([expect.objectContaining({ kind: "agent", name: "helper", source: path.join(home, "agents/helper.md") })]);
+      expect(index.conflicts.map((c) => [c.name, c.home_source])).toEqual([["helper", path.join(home, "agents/helper.md")]]);
+      expect(() => resolveManifest(index, "helper")).toThrow(`${path.join(home, "agents/helper.md")}:3: colour: unknown key`);
+    });
+
+    it("marks where each agent comes from: home or repository", async () => {
+      const home = await fixtureDir({ "bottles/claude.md": CLAUDE, "agents/mine.md": manifest("bottle: claude") });
+      const cwd = await fixtureDir({ ".bot-bottle/agents/theirs.md": manifest("bottle: claude") });
+      const index = await loadManifestIndex({ home, cwd });
+      expect(index.agents.mine?.origin).toBe("home");
+      expect(index.agents.theirs?.origin).toBe("repository");
+    });
   });
 
   it("skips files whose names break the rule, with a warning, and ignores files that are not .md", async () => {
@@ -113,7 +140,7 @@ describe("loadManifestIndex", () => {
 describe("loadManifestFiles", () => {
   it("decides bottle or agent by the parent folder", async () => {
     const dir = await fixtureDir({ "bottles/claude.md": CLAUDE, "agents/helper.md": manifest("bottle: nowhere") });
-    const files = await loadManifestFiles([path.join(dir, "bottles/claude.md"), path.join(dir, "agents/helper.md")]);
+    const files = await loadManifestFiles([path.join(dir, "bottles/claude.md"), path.join(dir, "agents/helper.md")], dir);
     expect(files.bottles.map((b) => b.name)).toEqual(["claude"]);
     // each file on its own: the missing bottle is not this check's business
     expect(files.agents.map((a) => a.name)).toEqual(["helper"]);
@@ -123,13 +150,13 @@ describe("loadManifestFiles", () => {
   it("refuses a path outside a bottles/ or agents/ folder, naming it", async () => {
     const dir = await fixtureDir({ "notes/claude.md": CLAUDE });
     const file = path.join(dir, "notes/claude.md");
-    await expect(loadManifestFiles([file])).rejects.toThrow(UserError);
-    await expect(loadManifestFiles([file])).rejects.toThrow(`cannot tell whether ${file} is a bottle or an agent`);
+    await expect(loadManifestFiles([file], dir)).rejects.toThrow(UserError);
+    await expect(loadManifestFiles([file], dir)).rejects.toThrow(`cannot tell whether ${file} is a bottle or an agent`);
   });
 
   it("reports a bad file name, a missing file and a bad file, each as broken", async () => {
     const dir = await fixtureDir({ "bottles/My.md": CLAUDE, "agents/bad.md": manifest("bottle: 5") });
-    const files = await loadManifestFiles([path.join(dir, "bottles/My.md"), path.join(dir, "bottles/gone.md"), path.join(dir, "agents/bad.md")]);
+    const files = await loadManifestFiles([path.join(dir, "bottles/My.md"), path.join(dir, "bottles/gone.md"), path.join(dir, "agents/bad.md")], dir);
     expect(files.broken.map((b) => b.error)).toEqual([
       `${path.join(dir, "bottles/My.md")}: manifest file names must match ^[a-z][a-z0-9-]*\\.md$ (lower case letters, digits and -)`,
       `${path.join(dir, "bottles/gone.md")}: cannot read the file: no such file`,

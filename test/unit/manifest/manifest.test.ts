@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ManifestError } from "../../../src/manifest/errors.js";
 import { loadManifestIndex } from "../../../src/manifest/load.js";
 import { resolveManifest } from "../../../src/manifest/manifest.js";
+import { DEFAULT_RESOURCES } from "../../../src/manifest/resources.js";
 import { Manifest } from "../../../src/manifest/schema.js";
 import { UserError } from "../../../src/user-error.js";
 import { fixtureDir, manifest } from "./fixture-home.js";
@@ -24,7 +25,20 @@ describe("resolveManifest", () => {
       egress: { routes: [], log: 1 },
       git_gate: { user: {}, repos: {} },
       supervise: true,
+      resources: DEFAULT_RESOURCES,
     });
+  });
+
+  it("fills each resources field a bottle leaves out with its default, and merges them through extends, the child winning", async () => {
+    const result = resolveManifest(
+      await index({
+        "bottles/base.md": manifest("agent_provider: {template: claude}", "resources: {memory: 2g, pids: 512}"),
+        "bottles/child.md": manifest("extends: base", "resources: {memory: 1536m}"),
+        "agents/hello.md": manifest("bottle: child"),
+      }),
+      "hello",
+    );
+    expect(result.bottle.resources).toEqual({ memory: 1536 * 1024 ** 2, pids: 512, cpus: DEFAULT_RESOURCES.cpus });
   });
 
   it("merges the agent's list of bottles left to right, and overlays the agent's git-gate.user", async () => {

@@ -65,6 +65,7 @@ describe("parseAgentFile", () => {
       manifest("name: rev", "description: Reviews", "model: sonnet", "color: blue", "bottle: claude", "skills: [review]", "git-gate:", "  user: {email: a@b.c}"),
       "a.md",
       "rev",
+      "home",
     );
     expect(agent.prompt).toBe("Body.");
     expect(agent.config).toEqual({
@@ -79,7 +80,7 @@ describe("parseAgentFile", () => {
   });
 
   it("refuses bottle keys in an agent, saying where they belong", () => {
-    const [issue] = issuesOf(() => parseAgentFile(manifest("bottle: claude", "egress:", "  routes: [{host: evil.example.com}]"), "a.md", "a"));
+    const [issue] = issuesOf(() => parseAgentFile(manifest("bottle: claude", "egress:", "  routes: [{host: evil.example.com}]"), "a.md", "a", "home"));
     expect(issue).toMatchObject({ line: 3, keyPath: "egress", message: "unknown key" });
     expect(issue?.hint).toContain("bottles live only in BOT_BOTTLE_HOME/bottles/");
   });

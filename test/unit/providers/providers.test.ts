@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_RESOURCES } from "../../../src/manifest/resources.js";
 import type { EffectiveBottle } from "../../../src/manifest/schema.js";
 import { CLAUDE_PLACEHOLDER_API_KEY, CLAUDE_PLACEHOLDER_TOKEN, claudeProvider } from "../../../src/providers/claude/provider.js";
 import { jwtClaims } from "../../../src/providers/codex/auth.js";
@@ -17,6 +18,7 @@ const bottle = (provider: EffectiveBottle["agent_provider"], env: Record<string,
   egress: { routes: [], log: 1 },
   git_gate: { user: {}, repos: {} },
   supervise: true,
+  resources: DEFAULT_RESOURCES,
 });
 
 describe("claude provider", () => {

@@ -59,6 +59,8 @@ describe("supervise on the host", () => {
     new StateStore(home).writeMetadata({
       id: "gone-2",
       agent: "a",
+      agent_origin: "home",
+      agent_source: "/home/u/.bot-bottle/agents/a.md",
       bottles: ["b"],
       provider: "claude",
       backend: "docker",

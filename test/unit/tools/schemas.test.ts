@@ -19,6 +19,8 @@ import { mcpFixtureHome } from "../../support/mcp-server.js";
 const record: BottleRecord = {
   id: "worker-0a1b2c3d",
   agent: "worker",
+  agent_origin: "home",
+  agent_source: "/home/u/.bot-bottle/agents/worker.md",
   bottles: ["sandbox"],
   provider: "claude",
   backend: "docker",
@@ -132,8 +134,11 @@ describe("the tools as a client lists them (in-memory client, real server)", () 
     const home = await client.callTool({ name: "list_agents", arguments: {} });
     expect((home.structuredContent as { agents: { name: string }[] }).agents.map((a) => a.name)).toEqual(["worker"]);
     const withRepo = await client.callTool({ name: "list_agents", arguments: { cwd } });
-    expect((withRepo.structuredContent as { agents: { name: string; source: string }[] }).agents.map((a) => a.name)).toEqual(["reviewer", "worker"]);
-    expect((withRepo.content as { text: string }[])[0]!.text).toMatch(/- reviewer \(bottle sandbox; provider claude\): Reviews\./);
+    expect((withRepo.structuredContent as { agents: { name: string; origin: string }[] }).agents.map((a) => [a.name, a.origin])).toEqual([
+      ["reviewer", "repository"],
+      ["worker", "home"],
+    ]);
+    expect((withRepo.content as { text: string }[])[0]!.text).toMatch(/- reviewer \(from the repository; bottle sandbox; provider claude\): Reviews\./);
     expect((withRepo.content as { text: string }[])[0]!.text).toMatch(/broken agent broken: .*colour: unknown key/);
   });
 });
