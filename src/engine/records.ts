@@ -22,10 +22,15 @@ export type BottleSpec = z.infer<typeof BottleSpec>;
 export const BottleRecord = z.object({
   id: z.string(),
   agent: z.string(),
-  /** home: the user's own agent; repository: one the repository in the cwd shipped (its author chose the prompt and skills). */
-  agent_origin: AgentOrigin,
-  /** The agent's file. */
-  agent_source: z.string(),
+  /**
+   * home: the user's own agent; repository: one the repository in the cwd
+   * shipped (its author chose the prompt and skills). Absent in the records
+   * of bottles an earlier version started: those must stay readable, or ls
+   * would hide them and gc would remove them while they run.
+   */
+  agent_origin: AgentOrigin.optional(),
+  /** The agent's file (absent for bottles an earlier version started). */
+  agent_source: z.string().optional(),
   bottles: z.array(z.string()),
   provider: z.string(),
   backend: z.enum(["docker", "smolmachines"]),
