@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, watchFile } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import type { Duplex } from "node:stream";
@@ -83,6 +83,16 @@ function positiveInteger(name: string, fallback: number): number {
 
 const routesDigest = (text: string) => createHash("sha256").update(text).digest("hex");
 
+/** What changes when the routes file is rewritten or replaced; null while it is missing. */
+function statKey(path: string): string | null {
+  try {
+    const stats = statSync(path);
+    return `${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
 /** The routes file, and the sha256 of its text (named on the health answer, so a writer can tell its change was loaded). */
 function loadRoutes(path: string): { config: RoutesFile; digest: string } {
   const text = readFileSync(path, "utf8");
@@ -133,6 +143,8 @@ async function main(): Promise<void> {
     }
   }
   let loaded: Loaded;
+  // Taken before the file is read: a change that lands while egress starts is seen by the first poll.
+  let routesStat = statKey(routesPath);
   try {
     loaded = derive(loadRoutes(routesPath), secretValues);
   } catch (error) {
@@ -288,14 +300,18 @@ async function main(): Promise<void> {
   }
 
   process.on("SIGHUP", reloadRoutes);
-  // Polling the file's stat sees a replacement by rename on every filesystem (bind mounts included); the digest skips no-op changes.
-  watchFile(routesPath, { interval: ROUTES_POLL_MS, persistent: false }, () => {
+  // Polled rather than fs.watch'ed: a replacement by rename shows in the stat on
+  // every filesystem (bind mounts included), and the digest skips no-op changes.
+  setInterval(() => {
+    const now = statKey(routesPath);
+    if (now === routesStat) return;
+    routesStat = now;
     try {
       if (routesDigest(readFileSync(routesPath, "utf8")) !== loaded.digest) reloadRoutes();
     } catch (error) {
       say(`cannot read ${routesPath} to see whether it changed: ${(error as Error).message}`);
     }
-  });
+  }, ROUTES_POLL_MS).unref();
   process.on("SIGTERM", () => process.exit(0));
   process.on("SIGINT", () => process.exit(0));
 

@@ -61,7 +61,7 @@ export const RouteDlp = z.strictObject({
 export const Route = z
   .strictObject({
     host: RouteHostText,
-    /** null: ports 80 and 443. */
+    /** null: 443 (https) only; any other port, 80 for plain http included, is named. */
     port: z.number().int().min(1).max(65535).nullable(),
     tls_passthrough: z.boolean(),
     /** null: every request to the host; otherwise a request must satisfy at least one entry. */

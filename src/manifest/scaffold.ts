@@ -19,6 +19,7 @@ egress:
   routes:
     # The model API. The proxy strips the agent's Authorization header and
     # injects "Bearer <value of CLAUDE_CODE_OAUTH_TOKEN>", read on the host at launch.
+    # A host without :port is https (443) only; plain http would be host:80.
     - host: api.anthropic.com
       auth:
         scheme: Bearer

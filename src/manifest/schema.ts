@@ -21,7 +21,7 @@ const NameOrNames = z.union([ManifestName, z.array(ManifestName).min(1)]);
 const HOST_PATTERN = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$/;
 const IPV6_PATTERN = /^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$/;
 
-/** `host`, `host:port`, `*.suffix`, an IPv4 literal or a bracketed IPv6 literal. */
+/** `host` (https, port 443), `host:port` (any other port; plain http is `host:80`), `*.suffix`, an IPv4 literal or a bracketed IPv6 literal. */
 export const RouteHost = z
   .string()
   // One regex rather than a refine, so the published JSON Schema carries the pattern too.
@@ -62,7 +62,7 @@ export const RouteDlp = z.strictObject({
 
 export const EgressRoute = z
   .strictObject({
-    host: RouteHost,
+    host: RouteHost.describe("host (https on 443), host:port for any other port (plain http is host:80), *.suffix, or an IP literal"),
     matches: z.array(RouteMatch).min(1).optional(),
     auth: RouteAuth.optional(),
     dlp: RouteDlp.optional(),

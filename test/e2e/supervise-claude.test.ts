@@ -55,7 +55,8 @@ describeWithDocker("supervise: real Claude Code in a bottle asks, the outer agen
       network: world.internet.name,
       host: "api.fake.test",
       dialect: "anthropic",
-      steps: [{ tool: "mcp__supervise__egress-allow", input: { host: "second.fake.test", justification: "the test needs the second host" } }],
+      // The greeter speaks plain http, so the route names port 80 (a route without a port is https only).
+      steps: [{ tool: "mcp__supervise__egress-allow", input: { host: "second.fake.test", port: 80, justification: "the test needs the second host" } }],
       ca: world.ca,
     });
     second = await startGreeter({ name: `bb-second-${tag}`, network: world.internet.name, host: "second.fake.test", greeting: "second says" });
@@ -88,7 +89,7 @@ describeWithDocker("supervise: real Claude Code in a bottle asks, the outer agen
       );
       return listed.proposals[0];
     });
-    expect(proposal).toMatchObject({ bottle: world.bottleId, kind: "egress-allow", payload: { host: "second.fake.test", justification: "the test needs the second host" } });
+    expect(proposal).toMatchObject({ bottle: world.bottleId, kind: "egress-allow", payload: { host: "second.fake.test", port: 80, justification: "the test needs the second host" } });
     await until("a resource update", async () => (updates.includes(uri) ? true : undefined), 10_000);
 
     await world.outer.callTool({ name: "supervise_approve", arguments: { request_id: proposal.id, decision: "approve", notes: "approved for the e2e test" } });

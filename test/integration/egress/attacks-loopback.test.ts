@@ -6,9 +6,10 @@ import tls from "node:tls";
 import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestPki, type TestPki } from "../../../bench/egress-fixtures.js";
-import type { Route, RouteDlp, RoutesFile } from "../../../sidecars/egress/routes.js";
+import type { RouteDlp, RoutesFile } from "../../../sidecars/egress/routes.js";
 import { answerOnce, Proposal } from "../../../sidecars/supervise/queue.js";
 import { createBottleCa } from "../../../src/engine/ca.js";
+import { route } from "../../support/egress-route.js";
 import { CHANGE_CIPHER_SPEC, clientHello, EXTENSION, GROUP, serverNameExtension } from "../../support/client-hello.js";
 import { DaemonProcess } from "../sidecars/daemon-process.js";
 import { FakeUpstream } from "../sidecars/fake-upstream.js";
@@ -25,16 +26,6 @@ import { openTunnel, type Tunnel } from "./tunnel-client.js";
 // addresses otherwise).
 
 const HRR_RANDOM = Buffer.from("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c", "hex");
-
-const route = (host: string, port: number | null, extra: Partial<Route> = {}): Route => ({
-  host,
-  port,
-  tls_passthrough: false,
-  matches: null,
-  auth: null,
-  dlp: null,
-  ...extra,
-});
 
 const dlp = (on: RouteDlp["outbound_on_match"]): RouteDlp => ({
   outbound_detectors: ["known_secrets", "token_patterns"],

@@ -10,6 +10,7 @@ import { createTestPki, type TestPki } from "../../../bench/egress-fixtures.js";
 import type { Route, RoutesFile } from "../../../sidecars/egress/routes.js";
 import { answerOnce, Proposal } from "../../../sidecars/supervise/queue.js";
 import { createBottleCa } from "../../../src/engine/ca.js";
+import { route } from "../../support/egress-route.js";
 import { DaemonProcess } from "../sidecars/daemon-process.js";
 import { connectThrough } from "../sidecars/raw-http.js";
 import { openTunnel, type Tunnel } from "./tunnel-client.js";
@@ -57,15 +58,6 @@ describe("egress TLS interception (loopback)", () => {
   let routes: Route[];
   const ports = { auth: 0, redact: 0, hold: 0, interceptLocal: 0 };
 
-  const route = (host: string, port: number, extra: Partial<Route> = {}): Route => ({
-    host,
-    port,
-    tls_passthrough: false,
-    matches: null,
-    auth: null,
-    dlp: null,
-    ...extra,
-  });
   const dlp = (on: "redact" | "supervise") => ({
     outbound_detectors: ["known_secrets" as const, "token_patterns" as const],
     inbound_detectors: [],

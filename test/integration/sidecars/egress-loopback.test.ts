@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestPki, type TestPki } from "../../../bench/egress-fixtures.js";
 import type { Route, RoutesFile } from "../../../sidecars/egress/routes.js";
+import { route } from "../../support/egress-route.js";
 import { closeServer, type HttpsUpstream, startHttpsUpstream } from "../egress/loopback-upstreams.js";
 import { openTunnel, type Tunnel } from "../egress/tunnel-client.js";
 import { DaemonProcess } from "./daemon-process.js";
@@ -13,10 +14,6 @@ import { connectThrough, type Endpoint, get, RawConnection } from "./raw-http.js
 // The bundled egress daemon on a temp Unix socket (and loopback TCP), in front
 // of fake upstreams on 127.0.0.1 (which egress is told to allow: it refuses
 // private addresses otherwise). Nothing here leaves the machine.
-
-function route(host: string, port: number): Route {
-  return { host, port, tls_passthrough: false, matches: null, auth: null, dlp: null };
-}
 
 function writeRoutes(file: string, routes: Route[]): void {
   const content: RoutesFile = { version: 1, log: 2, routes };

@@ -44,12 +44,12 @@ describe("supervise queue", () => {
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
   });
 
-  it("writes a proposal whole, as <id>.proposal.json with mode 0600, leaving no temp file", () => {
+  it("writes a proposal whole, as <id>.proposal.json readable by the folder's group only (mode 0640), leaving no temp file", () => {
     const written = proposal();
     writeProposal(dir, written);
     const file = proposalFile(dir, written.id);
     expect(path.basename(file)).toBe(`${written.id}.proposal.json`);
-    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(file).mode & 0o777).toBe(0o640);
     expect(Proposal.parse(JSON.parse(readFileSync(file, "utf8")))).toEqual(written);
     expect(readdirSync(dir)).toEqual([`${written.id}.proposal.json`]);
   });
@@ -73,7 +73,7 @@ describe("supervise queue", () => {
     const id = newProposalId();
     expect(answerOnce(dir, answer(id, "approve"))).toMatchObject({ kind: "answer", answer: { decision: "approve" } });
     expect(answerOnce(dir, answer(id, "reject"))).toMatchObject({ kind: "answer", answer: { decision: "approve" } });
-    expect(statSync(answerFile(dir, id)).mode & 0o777).toBe(0o600);
+    expect(statSync(answerFile(dir, id)).mode & 0o777).toBe(0o640);
     expect(readdirSync(dir)).toEqual([`${id}.answer.json`]);
   });
 
