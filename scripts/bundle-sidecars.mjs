@@ -19,6 +19,7 @@ const entries = {
   egress: "sidecars/egress/main.ts",
   supervise: "sidecars/supervise/main.ts",
   forwarder: "sidecars/forwarder/main.ts",
+  runner: "sidecars/runner/main.ts",
 };
 
 const staging = `${outdir}.staging-${process.pid}`;

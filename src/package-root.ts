@@ -20,4 +20,5 @@ export const assetPaths = {
   providerDockerfileDir: (provider: string) => path.join(packageRoot, "src", "providers", provider),
   sidecarBundleDir: path.join(packageRoot, "dist", "sidecars-bundle"),
   forwarder: path.join(packageRoot, "dist", "sidecars-bundle", "forwarder.js"),
+  runner: path.join(packageRoot, "dist", "sidecars-bundle", "runner.js"),
 };

@@ -22,7 +22,11 @@ export const execInBottleTool = defineTool({
     "Returns exit_code, stdout, stderr, duration_ms, `timed_out` (the command was killed inside the bottle after timeout_s) and " +
     "`truncated` (a stream went past max_output_bytes and was cut: redirect to a file and read it in parts). " +
     "A non-zero exit code is a normal result, not an error. Output is reported as progress while the command runs if you ask for it; " +
-    "cancelling the call kills the command inside the bottle.",
+    "cancelling the call kills the command inside the bottle. " +
+    "With `background: true` (commands and prompts alike) it returns at once with a `run_id`: the run goes on inside the bottle, " +
+    "outliving this call and even this server. Use that for anything long, and to run several bottles at once: start each run in the background, " +
+    "then wait_for_runs (it also returns when a bottled agent asks for a decision: answer with supervise_approve and wait again), " +
+    "and read the output and answer with get_run.",
   input: z.object({
     bottle_id: z.string().min(1).describe("The bottle's id, from start_bottle or list_bottles."),
     command: z
@@ -55,10 +59,16 @@ export const execInBottleTool = defineTool({
       .max(MAX_OUTPUT_BYTES)
       .optional()
       .describe(`Keep at most this many bytes of stdout and of stderr each (default ${DEFAULT_MAX_OUTPUT_BYTES}); the rest is dropped and truncated set.`),
+    background: z
+      .boolean()
+      .optional()
+      .describe("Start it detached in the bottle and return at once with a run_id (then wait_for_runs, get_run, cancel_run). Default false."),
   }).refine((args) => (args.command === undefined) !== (args.prompt === undefined), {
     message: "give exactly one of command (to run a command) or prompt (to give the bottled agent a task)",
   }),
   output: ExecResult.extend({
+    exit_code: ExecResult.shape.exit_code.nullable().describe("The exit code; null for a run started in the background."),
+    run_id: z.string().nullable().describe("With background: the run's id, for wait_for_runs, get_run and cancel_run; null otherwise."),
     result_text: z.string().nullable().optional().describe("With prompt: the agent's final answer."),
     structured: z.record(z.string(), z.unknown()).nullable().optional().describe("With prompt: the agent's final result event, parsed."),
     usage: z.record(z.string(), z.unknown()).nullable().optional().describe("With prompt: token usage, when the agent reports it."),
@@ -67,6 +77,17 @@ export const execInBottleTool = defineTool({
   async run(args, { engine, signal, wantsProgress, progress }) {
     const cap = args.max_output_bytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     const timeoutS = args.timeout_s ?? DEFAULT_TIMEOUT_S;
+    if (args.background) {
+      const what =
+        args.prompt !== undefined
+          ? { prompt: { prompt: args.prompt, model: args.model, maxTurns: args.max_turns, allowedTools: args.allowed_tools } }
+          : { command: args.command!, user: args.user, cwd: args.cwd, env: args.env };
+      const run = await engine.runs.start(args.bottle_id, what, Math.round(timeoutS * 1000));
+      return {
+        structured: { run_id: run.run_id, exit_code: null, stdout: "", stderr: "", truncated: false, duration_ms: 0, timed_out: false },
+        text: `started ${run.kind} run ${run.run_id} in bottle ${run.bottle_id} (${run.summary}); it runs for up to ${timeoutS} s. wait_for_runs waits for it, get_run reads it.`,
+      };
+    }
     if (args.prompt !== undefined) {
       let events = 0;
       let lastSent = Promise.resolve();
@@ -82,7 +103,7 @@ export const execInBottleTool = defineTool({
       );
       await lastSent;
       const answer = result.result_text === null ? "the agent gave no answer" : `answer:\n${result.result_text}`;
-      return { structured: result, text: `${describeResult(result, timeoutS, cap).split("\n")[0]}\n${answer}` };
+      return { structured: { ...result, run_id: null }, text: `${describeResult(result, timeoutS, cap).split("\n")[0]}\n${answer}` };
     }
     const streamed = wantsProgress ? new OutputProgress(progress, cap) : undefined;
     const result = await engine
@@ -96,7 +117,7 @@ export const execInBottleTool = defineTool({
         onOutput: streamed && ((stream, chunk) => streamed.push(stream, chunk)),
       })
       .finally(() => streamed?.close());
-    return { structured: result, text: describeResult(result, timeoutS, cap) };
+    return { structured: { ...result, run_id: null }, text: describeResult(result, timeoutS, cap) };
   },
 });
 

@@ -4,17 +4,33 @@ import type { CallToolResult, ServerNotification, ServerRequest } from "@modelco
 import type { Engine } from "../src/engine/engine.js";
 import { log } from "../src/log.js";
 import { UserError } from "../src/user-error.js";
+import { cancelRunTool } from "./cancel-run.js";
 import { execInBottleTool } from "./exec-in-bottle.js";
+import { getRunTool } from "./get-run.js";
 import { listAgentsTool } from "./list-agents.js";
 import { listBottlesTool } from "./list-bottles.js";
+import { listRunsTool } from "./list-runs.js";
 import { startBottleTool } from "./start-bottle.js";
 import { stopBottleTool } from "./stop-bottle.js";
 import { superviseApproveTool } from "./supervise-approve.js";
 import { superviseListTool } from "./supervise-list.js";
 import type { Tool, ToolContext } from "./tool.js";
+import { waitForRunsTool } from "./wait-for-runs.js";
 
 /** Every tool the server offers, in the order clients list them. A new tool is one more entry. */
-export const tools: readonly Tool[] = [listAgentsTool, listBottlesTool, startBottleTool, execInBottleTool, stopBottleTool, superviseListTool, superviseApproveTool];
+export const tools: readonly Tool[] = [
+  listAgentsTool,
+  listBottlesTool,
+  startBottleTool,
+  execInBottleTool,
+  stopBottleTool,
+  waitForRunsTool,
+  getRunTool,
+  cancelRunTool,
+  listRunsTool,
+  superviseListTool,
+  superviseApproveTool,
+];
 
 type CallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 

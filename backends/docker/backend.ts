@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
+import { RUNNER_PATH } from "../../sidecars/runner/spec.js";
 import type { BottlePlan } from "../../src/engine/plan-schema.js";
 import { log } from "../../src/log.js";
 import { assetPaths } from "../../src/package-root.js";
@@ -39,8 +40,8 @@ const BUNDLE_PIDS_LIMIT = 256;
  * the engine's `exec -u root` provisioning); the agent user holds none either
  * way. Found by starting bottles with fewer: the forwarder, update-ca-certificates
  * (root-owned files), `exec -u node` and the timeout kills (same user) need none.
- * Gone with the rest: NET_RAW, SYS_CHROOT, MKNOD, SETUID/SETGID, KILL, SETPCAP,
- * SETFCAP, NET_BIND_SERVICE, AUDIT_WRITE, FSETID.
+ * Gone with the rest: NET_RAW, SYS_CHROOT, MKNOD, KILL, SETPCAP, SETFCAP,
+ * NET_BIND_SERVICE, AUDIT_WRITE, FSETID.
  */
 const AGENT_CAPABILITIES = [
   // chown the workspace copy, the prompt, provider files and skills to the agent user (docker cp lands them as root).
@@ -49,6 +50,10 @@ const AGENT_CAPABILITIES = [
   "DAC_OVERRIDE",
   // chmod the prompt and provider files once they belong to the agent user (0600 and the planned modes).
   "FOWNER",
+  // the background-run monitor (sidecars/runner) runs as root, so the agent cannot forge a run's exit
+  // code or output, and starts the run, and later kills it, as the agent user.
+  "SETUID",
+  "SETGID",
 ];
 
 export const LABELS = { id: "bot-bottle.id", home: "bot-bottle.home", role: "bot-bottle.role" } as const;
@@ -240,6 +245,8 @@ export class DockerBackend implements Backend {
       `${plan.resources.volume}:${SOCKET_DIR}:ro`,
       "-v",
       `${assetPaths.forwarder}:/opt/bot-bottle/forwarder.js:ro`,
+      "-v",
+      `${assetPaths.runner}:${RUNNER_PATH}:ro`,
       ...envArgs,
       "--entrypoint",
       "node",

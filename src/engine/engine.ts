@@ -10,6 +10,7 @@ import { createBottleCa, writeBottleCa } from "./ca.js";
 import type { BottlePlan } from "./plan-schema.js";
 import { homeLabel, prepare } from "./prepare.js";
 import { provisionSteps } from "./provision/steps.js";
+import { Runs } from "./runs/runs.js";
 import { resolveSecrets } from "./secrets.js";
 import { LineTail } from "./line-tail.js";
 import type { AgentRunRequest, AgentRunResult, BottleRecord, BottleSpec, ExecResult, Progress, StopResult } from "./records.js";
@@ -61,6 +62,8 @@ export class Engine {
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
   readonly state: StateStore;
+  /** Background runs in this home's bottles. */
+  readonly runs: Runs;
   private readonly backends: Record<string, Backend>;
 
   constructor(options: EngineOptions) {
@@ -69,6 +72,7 @@ export class Engine {
     this.env = options.env ?? process.env;
     this.state = new StateStore(this.home);
     this.backends = { docker: new DockerBackend() };
+    this.runs = new Runs({ home: this.home, attach: (id) => this.attach(id) });
   }
 
   /** The engine for this process: BOT_BOTTLE_HOME (or ~/.bot-bottle) and the current folder. */

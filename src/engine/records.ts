@@ -111,3 +111,43 @@ export const AgentRunResult = z.object({
   truncated: z.boolean(),
 });
 export type AgentRunResult = z.infer<typeof AgentRunResult>;
+
+/** How a background run stands. `lost`: the bottle or its monitor went away before the run was seen to end. */
+export const RunState = z.enum(["running", "exited", "timed_out", "cancelled", "lost"]);
+export type RunState = z.infer<typeof RunState>;
+
+/** A background run, as list_runs and wait_for_runs report it. */
+export const RunRecord = z.object({
+  run_id: z.string(),
+  bottle_id: z.string(),
+  kind: z.enum(["command", "prompt"]),
+  /** What runs: the command line, or the start of the prompt. */
+  summary: z.string(),
+  state: RunState,
+  exit_code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  started_at: z.string(),
+  ended_at: z.string().nullable(),
+  duration_ms: z.number().nullable(),
+});
+export type RunRecord = z.infer<typeof RunRecord>;
+
+/** Part of a run's output stream. */
+export const RunOutput = z.object({
+  text: z.string(),
+  offset: z.number().int(),
+  next_offset: z.number().int(),
+  /** The stream's size so far; next_offset < size means there is more to read. */
+  size: z.number().int(),
+});
+export type RunOutput = z.infer<typeof RunOutput>;
+
+/** A run with its output (from offsets) and, for a prompt, the bottled agent's answer once it ended. */
+export const RunResult = RunRecord.extend({
+  stdout: RunOutput,
+  stderr: RunOutput,
+  result_text: z.string().nullable(),
+  structured: z.record(z.string(), z.unknown()).nullable(),
+  usage: z.record(z.string(), z.unknown()).nullable(),
+});
+export type RunResult = z.infer<typeof RunResult>;
