@@ -10,6 +10,22 @@ interface ExecOptions {
   maxTurns?: number;
   allowedTools?: string[];
   json?: boolean;
+  background?: boolean;
+}
+
+const DEFAULT_BACKGROUND_TIMEOUT_S = 600;
+
+/** Starts the command or prompt detached in the bottle and prints the run id (see `bot-bottle runs`). */
+async function startBackground(engine: Engine, id: string, command: string[], options: ExecOptions): Promise<void> {
+  const what =
+    options.prompt !== undefined
+      ? { prompt: { prompt: options.prompt, model: options.model, maxTurns: options.maxTurns, allowedTools: options.allowedTools } }
+      : { command, user: options.user };
+  const run = await engine.runs.start(id, what, (options.timeout ?? DEFAULT_BACKGROUND_TIMEOUT_S) * 1000);
+  process.stdout.write(`${run.run_id}
+`);
+  process.stderr.write(`started ${run.run_id} in ${run.bottle_id}: \`bot-bottle wait ${run.run_id}\`, \`bot-bottle run ${run.run_id}\`, \`bot-bottle cancel ${run.run_id}\`
+`);
 }
 
 function positiveInteger(value: string, flag: string): number {
@@ -51,6 +67,7 @@ export function execCommand(): Command {
     .option("--max-turns <n>", "with --prompt: stop the agent after this many turns", (v) => positiveInteger(v, "--max-turns"))
     .option("--allowed-tools <tools>", "with --prompt: comma-separated tools the agent may use without asking", (v) => v.split(",").map((t) => t.trim()).filter(Boolean))
     .option("--json", "with --prompt: print the whole result as JSON")
+    .option("--background", `start it detached in the bottle and print its run id at once (then \`bot-bottle wait\`, \`run\`, \`cancel\`; default timeout ${DEFAULT_BACKGROUND_TIMEOUT_S} s)`)
     .option("--user <user>", "guest user to run as (default: the agent user)")
     .option("--timeout <seconds>", "kill the command inside the bottle after this many seconds", (v) => {
       const seconds = Number(v);
@@ -59,12 +76,16 @@ export function execCommand(): Command {
     })
     .action(async (id: string, command: string[], options: ExecOptions) => {
       const engine = Engine.fromProcess();
+      if (options.prompt !== undefined && command.length > 0) throw new UserError("give either --prompt or a command, not both", 2);
+      if (options.prompt === undefined && command.length === 0) throw new UserError("nothing to run: give a command after -- (or --prompt)", 2);
+      if (options.background) {
+        await startBackground(engine, id, command, options);
+        return;
+      }
       if (options.prompt !== undefined) {
-        if (command.length > 0) throw new UserError("give either --prompt or a command, not both", 2);
         await runPrompt(engine, id, options);
         return;
       }
-      if (command.length === 0) throw new UserError("nothing to run: give a command after -- (or --prompt)", 2);
       const controller = new AbortController();
       const onSignal = () => controller.abort();
       process.once("SIGINT", onSignal);

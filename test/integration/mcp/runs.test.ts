@@ -3,6 +3,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BottleRecord, RunRecord, RunResult } from "../../../src/engine/records.js";
+import { runCli } from "../../support/cli.js";
 import { describeWithDocker } from "../../support/docker.js";
 import { connectStdio, useMcpTestHome } from "../../support/mcp-server.js";
 
@@ -96,6 +97,21 @@ describeWithDocker("background runs (real bottle, real server)", () => {
     const attempt = await call(server.client, "exec_in_bottle", { bottle_id: bottle.id, command: forge });
     expect(String(attempt.stdout)).toMatch(/w=[1-9][\s\S]*o=[1-9][\s\S]*r=[1-9][\s\S]*m=[1-9]/);
     expect(await call(server.client, "get_run", { run_id: runId })).toMatchObject({ state: "exited", exit_code: 5, stdout: { text: "honest\n" } });
+  });
+
+  it("the CLI has the same verbs: exec --background, wait, run, runs, cancel", async () => {
+    const started = await runCli(["exec", bottle.id, "--background", "--", "sh", "-c", "echo from the cli; echo oops >&2; exit 4"], home.env);
+    expect(started.exitCode, started.stderr).toBe(0);
+    const runId = started.stdout.trim();
+    expect(runId).toMatch(/^run-[0-9a-f]{16}$/);
+    const waited = await runCli(["wait", runId, "--timeout", "30"], home.env);
+    expect(waited.stdout.split("\n").slice(0, 2)).toEqual(["run ended", expect.stringContaining(`${runId}\t${bottle.id}\texited (exit 4)`)]);
+    const shown = await runCli(["run", runId], home.env);
+    expect(shown).toMatchObject({ exitCode: 4, stdout: "from the cli" });
+    expect(shown.stderr).toContain("oops");
+    expect((await runCli(["runs", "--bottle", bottle.id], home.env)).stdout).toContain(`${runId}\t${bottle.id}\texited (exit 4)`);
+    const long = (await runCli(["exec", bottle.id, "--background", "--", "sleep", "4300"], home.env)).stdout.trim();
+    expect((await runCli(["cancel", long], home.env)).stdout).toContain(`${long}\t${bottle.id}\tcancelled`);
   });
 
   it("waits for nothing when nothing runs, and says an unknown run does not exist", async () => {
