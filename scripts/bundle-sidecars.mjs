@@ -20,6 +20,7 @@ const entries = {
   supervise: "sidecars/supervise/main.ts",
   forwarder: "sidecars/forwarder/main.ts",
   runner: "sidecars/runner/main.ts",
+  "guest-files": "sidecars/guest-files/main.ts",
 };
 
 const staging = `${outdir}.staging-${process.pid}`;

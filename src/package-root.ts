@@ -21,4 +21,5 @@ export const assetPaths = {
   sidecarBundleDir: path.join(packageRoot, "dist", "sidecars-bundle"),
   forwarder: path.join(packageRoot, "dist", "sidecars-bundle", "forwarder.js"),
   runner: path.join(packageRoot, "dist", "sidecars-bundle", "runner.js"),
+  guestFiles: path.join(packageRoot, "dist", "sidecars-bundle", "guest-files.js"),
 };

@@ -9,13 +9,16 @@ import { execInBottleTool } from "./exec-in-bottle.js";
 import { getRunTool } from "./get-run.js";
 import { listAgentsTool } from "./list-agents.js";
 import { listBottlesTool } from "./list-bottles.js";
+import { listFilesTool } from "./list-files.js";
 import { listRunsTool } from "./list-runs.js";
+import { readFileTool } from "./read-file.js";
 import { startBottleTool } from "./start-bottle.js";
 import { stopBottleTool } from "./stop-bottle.js";
 import { superviseApproveTool } from "./supervise-approve.js";
 import { superviseListTool } from "./supervise-list.js";
 import type { Tool, ToolContext } from "./tool.js";
 import { waitForRunsTool } from "./wait-for-runs.js";
+import { writeFileTool } from "./write-file.js";
 
 /** Every tool the server offers, in the order clients list them. A new tool is one more entry. */
 export const tools: readonly Tool[] = [
@@ -28,6 +31,9 @@ export const tools: readonly Tool[] = [
   getRunTool,
   cancelRunTool,
   listRunsTool,
+  readFileTool,
+  writeFileTool,
+  listFilesTool,
   superviseListTool,
   superviseApproveTool,
 ];

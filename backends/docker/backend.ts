@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
+import { GUEST_FILES_PATH } from "../../sidecars/guest-files/spec.js";
 import { RUNNER_PATH } from "../../sidecars/runner/spec.js";
 import type { BottlePlan } from "../../src/engine/plan-schema.js";
 import { log } from "../../src/log.js";
@@ -247,6 +248,8 @@ export class DockerBackend implements Backend {
       `${assetPaths.forwarder}:/opt/bot-bottle/forwarder.js:ro`,
       "-v",
       `${assetPaths.runner}:${RUNNER_PATH}:ro`,
+      "-v",
+      `${assetPaths.guestFiles}:${GUEST_FILES_PATH}:ro`,
       ...envArgs,
       "--entrypoint",
       "node",

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
 import type { Backend, Bottle, ExecOptions } from "../../backends/backend.js";
 import { DockerBackend } from "../../backends/docker/backend.js";
 import { botBottleHome, homePaths } from "../home.js";
@@ -10,6 +11,8 @@ import { createBottleCa, writeBottleCa } from "./ca.js";
 import type { BottlePlan } from "./plan-schema.js";
 import { homeLabel, prepare } from "./prepare.js";
 import { provisionSteps } from "./provision/steps.js";
+import type { FilePart, FileWritten, FolderListing } from "../../sidecars/guest-files/spec.js";
+import { listFilesIn, readFileIn, writeFileIn } from "./files.js";
 import { Runs } from "./runs/runs.js";
 import { resolveSecrets } from "./secrets.js";
 import { LineTail } from "./line-tail.js";
@@ -162,6 +165,27 @@ export class Engine {
     const plan = this.state.readPlan(id);
     if (!plan) throw this.unknownBottle(id);
     return { plan, bottle: this.backend(plan.backend).attach(plan) };
+  }
+
+  /** A file's path inside the bottle: a relative one is in the agent's workspace; and the user to act as (default the agent user). */
+  #inBottle(id: string, file: string, user?: string) {
+    const { plan, bottle } = this.attach(id);
+    return { bottle, user: user ?? plan.guest.user, file: path.posix.isAbsolute(file) ? file : path.posix.join(plan.guest.workspace, file) };
+  }
+
+  async readFile(id: string, file: string, options: { user?: string; offset: number; maxBytes: number }): Promise<FilePart> {
+    const target = this.#inBottle(id, file, options.user);
+    return readFileIn(target.bottle, target.user, target.file, options.offset, options.maxBytes);
+  }
+
+  async writeFile(id: string, file: string, bytes: Buffer, options: { user?: string; offset: number | null; mode: string | null }): Promise<FileWritten> {
+    const target = this.#inBottle(id, file, options.user);
+    return writeFileIn(target.bottle, target.user, target.file, bytes, options.offset, options.mode);
+  }
+
+  async listFiles(id: string, folder: string, options: { user?: string; maxEntries: number }): Promise<FolderListing> {
+    const target = this.#inBottle(id, folder, options.user);
+    return listFilesIn(target.bottle, target.user, target.file, options.maxEntries);
   }
 
   async exec(id: string, command: string | string[], options: ExecOptions = {}): Promise<ExecResult> {
