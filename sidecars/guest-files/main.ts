@@ -21,20 +21,16 @@ function refuse(message: string): never {
   process.exit(3);
 }
 
+const EXPLAINED: Record<string, (file: string) => string> = {
+  ENOENT: (file) => `no such file or folder: ${file}`,
+  EACCES: (file) => `permission denied: ${file}`,
+  EPERM: (file) => `permission denied: ${file}`,
+  EISDIR: (file) => `${file} is a folder (list_files lists it)`,
+  ENOTDIR: (file) => `a part of ${file} is not a folder`,
+};
+
 function explain(error: NodeJS.ErrnoException, file: string): never {
-  switch (error.code) {
-    case "ENOENT":
-      refuse(`no such file or folder: ${file}`);
-    case "EACCES":
-    case "EPERM":
-      refuse(`permission denied: ${file}`);
-    case "EISDIR":
-      refuse(`${file} is a folder (list_files lists it)`);
-    case "ENOTDIR":
-      refuse(`a part of ${file} is not a folder`);
-    default:
-      refuse(`${file}: ${error.message}`);
-  }
+  refuse(EXPLAINED[error.code ?? ""]?.(file) ?? `${file}: ${error.message}`);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
