@@ -68,7 +68,7 @@ export const execInBottleTool = defineTool({
   }),
   output: ExecResult.extend({
     exit_code: ExecResult.shape.exit_code.nullable().describe("The exit code; null for a run started in the background."),
-    run_id: z.string().nullable().describe("With background: the run's id, for wait_for_runs, get_run and cancel_run; null otherwise."),
+    run_id: z.string().nullable().optional().describe("With background: the run's id, for wait_for_runs, get_run and cancel_run; null otherwise."),
     result_text: z.string().nullable().optional().describe("With prompt: the agent's final answer."),
     structured: z.record(z.string(), z.unknown()).nullable().optional().describe("With prompt: the agent's final result event, parsed."),
     usage: z.record(z.string(), z.unknown()).nullable().optional().describe("With prompt: token usage, when the agent reports it."),

@@ -5,7 +5,9 @@ import { defineTool } from "./tool.js";
 export const listRunsTool = defineTool({
   name: "list_runs",
   title: "List background runs",
-  description: "List the background runs of one bottle, or of every bottle, oldest first, each with its state and exit code. Read one with get_run.",
+  description:
+    "List the background runs (exec_in_bottle with background: true) of one bottle, or of every bottle, oldest first, each with its state " +
+    "(running, exited, timed_out, cancelled, lost) and exit code. Read one with get_run, wait on them with wait_for_runs.",
   input: z.object({ bottle_id: z.string().min(1).optional().describe("Only this bottle's runs.") }),
   output: z.object({ runs: z.array(RunRecord) }),
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },

@@ -4,7 +4,9 @@ import type { LogLevel } from "./routes.js";
 // The egress decision log: one JSON line per decision on stdout and, when a
 // file is given, appended to it. The routes file's `log` level filters it:
 // 0 logs nothing, 1 everything but plain allows (refusals, redactions, holds),
-// 2 every decision. Callers scrub paths and reasons of secrets first.
+// 2 every decision. Callers scrub paths and reasons of secrets first. A
+// forwarded request is recorded once it is over, with the bytes it carried;
+// a tunnel is recorded when it opens and again, with its bytes, when it closes.
 
 export interface DecisionRecord {
   host: string | null;
@@ -15,6 +17,9 @@ export interface DecisionRecord {
   /** `redact`: forwarded with DLP findings cut out; `hold`: waiting for a supervise decision. */
   decision: "allow" | "deny" | "redact" | "hold";
   reason: string;
+  /** What a forwarded request or tunnel carried out (body or tunnel bytes) and back, once it is over; null otherwise. */
+  bytes_sent?: number | null;
+  bytes_received?: number | null;
 }
 
 export class DecisionLog {
@@ -37,7 +42,7 @@ export class DecisionLog {
 
   record(entry: DecisionRecord): void {
     if (this.level === 0 || (this.level === 1 && entry.decision === "allow")) return;
-    const line = `${JSON.stringify({ time: new Date().toISOString(), daemon: "egress", ...entry })}\n`;
+    const line = `${JSON.stringify({ time: new Date().toISOString(), daemon: "egress", ...entry, bytes_sent: entry.bytes_sent ?? null, bytes_received: entry.bytes_received ?? null })}\n`;
     process.stdout.write(line);
     this.#file?.write(line);
   }

@@ -181,7 +181,11 @@ async function main(): Promise<void> {
     scrub: (text) => scrub(loaded.scanner, text),
     say,
   });
-  const record = (target: Authority | undefined, request: Pick<DecisionRecord, "method" | "path">, verdict: Pick<DecisionRecord, "decision" | "reason">) =>
+  const record = (
+    target: Authority | undefined,
+    request: Pick<DecisionRecord, "method" | "path">,
+    verdict: Pick<DecisionRecord, "decision" | "reason" | "bytes_sent" | "bytes_received">,
+  ) =>
     decisions.record({
       host: target?.host.value ?? null,
       port: target?.port ?? null,
@@ -189,6 +193,8 @@ async function main(): Promise<void> {
       path: request.path === null ? null : scrub(loaded.scanner, request.path),
       decision: verdict.decision,
       reason: scrub(loaded.scanner, verdict.reason),
+      bytes_sent: verdict.bytes_sent,
+      bytes_received: verdict.bytes_received,
     });
 
   const handled = (promise: Promise<void>, res: http.ServerResponse) =>
@@ -228,6 +234,12 @@ async function main(): Promise<void> {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       gateTlsTunnel(client, upstream, head, target, {
         refused: (reason) => record(target, { method: "CONNECT", path: null }, { decision: "deny", reason }),
+        opened: (crossed) => {
+          const bytes = { bytes_sent: crossed.sent, bytes_received: crossed.received };
+          client.on("data", (chunk: Buffer) => (bytes.bytes_sent += chunk.length));
+          upstream.on("data", (chunk: Buffer) => (bytes.bytes_received += chunk.length));
+          client.once("close", () => record(target, { method: "CONNECT", path: null }, { decision: "allow", reason: "tunnel closed", ...bytes }));
+        },
       });
     });
   }

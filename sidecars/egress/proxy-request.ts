@@ -68,7 +68,7 @@ export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage,
     ? decideHttp(ctx.routes, { method, rawHeaders: req.rawHeaders, authority: tunnel, path: url })
     : decideHttp(ctx.routes, { method, rawHeaders: req.rawHeaders, absoluteUrl: url });
   const authority = verdict.target?.authority ?? tunnel ?? undefined;
-  const record = (decision: DecisionRecord["decision"], reason: string) =>
+  const record: Recorder = (decision, reason, bytes) =>
     ctx.record({
       host: authority?.host.value ?? null,
       port: authority?.port ?? null,
@@ -76,6 +76,7 @@ export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage,
       path: verdict.target ? ctx.scrub(pathOnly(verdict.target.path)) : null,
       decision,
       reason: ctx.scrub(reason),
+      ...bytes,
     });
   const refuse = (status: number, reason: string, closeConnection = false) => {
     record("deny", reason);
@@ -180,9 +181,10 @@ export async function proxyRequest(ctx: ProxyContext, req: http.IncomingMessage,
     }
     headers = injected.headers;
   }
-  record(outcome.decision, outcome.reason);
-  forward(ctx, req, res, { ...target, path: pathAndQuery }, tunnel !== null, withFraming(headers, framing), body ?? framing, record);
+  forward(ctx, req, res, { ...target, path: pathAndQuery }, tunnel !== null, withFraming(headers, framing), body ?? framing, record, outcome);
 }
+
+type Recorder = (decision: DecisionRecord["decision"], reason: string, bytes?: { bytes_sent: number; bytes_received: number }) => void;
 
 function forward(
   ctx: ProxyContext,
@@ -193,10 +195,15 @@ function forward(
   headers: string[],
   /** The body read whole (DLP), or how the agent's body streams through. */
   body: Buffer | Framing,
-  record: (decision: DecisionRecord["decision"], reason: string) => void,
+  record: Recorder,
+  /** Recorded, with what the request carried, once it is over. */
+  outcome: { decision: DecisionRecord["decision"]; reason: string },
 ): void {
   const upstream = ctx.upstreams.request(target.authority, overTls, req.method ?? "GET", target.path, headers);
+  const bytes = { bytes_sent: Buffer.isBuffer(body) ? body.length : 0, bytes_received: 0 };
+  let failed = false;
   upstream.on("response", (upstreamRes) => {
+    upstreamRes.on("data", (chunk: Buffer) => (bytes.bytes_received += chunk.length));
     upstreamRes.on("error", () => res.destroy());
     res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.rawHeaders));
     upstreamRes.pipe(res);
@@ -205,6 +212,7 @@ function forward(
     const where = formatAuthority(target.authority.host, target.authority.port);
     const forbidden = errorCode(error) === FORBIDDEN_ADDRESS;
     const reason = forbidden ? `refused to connect: ${error.message}` : `upstream request to ${where} failed: ${errorCode(error)}`;
+    failed = forbidden;
     if (forbidden) record("deny", reason);
     else ctx.say(reason);
     if (res.headersSent) res.destroy();
@@ -212,7 +220,9 @@ function forward(
   });
   res.on("close", () => {
     if (!res.writableFinished) upstream.destroy();
+    if (!failed) record(outcome.decision, outcome.reason, bytes);
   });
+  if (!Buffer.isBuffer(body)) req.on("data", (chunk: Buffer) => (bytes.bytes_sent += chunk.length));
   if (Buffer.isBuffer(body)) upstream.end(body);
   else if (body.kind === "none") upstream.end();
   else {

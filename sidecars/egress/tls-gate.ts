@@ -26,6 +26,8 @@ const alert = (description: number) => Buffer.from([RECORD.alert, 3, 3, 0, 2, 2,
 export interface GateHandlers {
   /** Called once when the tunnel is refused, with the reason (for the decision log). */
   refused(reason: string): void;
+  /** Called once when the hello passed and the tunnel is a plain copy, with what crossed it during the hello. */
+  opened(crossed: { sent: number; received: number }): void;
 }
 
 /**
@@ -35,6 +37,8 @@ export interface GateHandlers {
 export function gateTlsTunnel(client: Duplex, upstream: net.Socket, head: Buffer, target: Authority, handlers: GateHandlers): void {
   let fromClient = head;
   let fromServer = Buffer.alloc(0);
+  /** Bytes relayed from the upstream to the client during the hello. */
+  let relayed = 0;
   /** Client bytes up to here have been judged and sent upstream. */
   let sent = 0;
   let phase: "first-hello" | "server-hello" | "second-hello" = "first-hello";
@@ -74,6 +78,7 @@ export function gateTlsTunnel(client: Duplex, upstream: net.Socket, head: Buffer
     upstream.pause();
     if (fromClient.length > sent) upstream.write(fromClient.subarray(sent));
     joinSockets(client, upstream);
+    handlers.opened({ sent: fromClient.length, received: relayed });
   };
 
   /** Judges the hello starting at `sent`; true once one has been let through. */
@@ -122,6 +127,7 @@ export function gateTlsTunnel(client: Duplex, upstream: net.Socket, head: Buffer
       return;
     }
     client.write(chunk);
+    relayed += chunk.length;
     if (phase === "second-hello") return;
     fromServer = Buffer.concat([fromServer, chunk]);
     const read = readHandshakeMessage(fromServer);

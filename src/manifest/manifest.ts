@@ -40,7 +40,7 @@ export function resolveManifest(index: ManifestIndex, agentName: string, bottleN
     names,
     env: config.env ?? {},
     agent_provider: { ...config.agent_provider, template },
-    egress: { routes: config.egress?.routes ?? [], log: config.egress?.log ?? 1 },
+    egress: { routes: config.egress?.routes ?? [], log: config.egress?.log ?? 2 },
     git_gate: {
       // The agent's commit identity overlays the bottle's, field by field.
       user: { ...config["git-gate"]?.user, ...agent.config["git-gate"]?.user },

@@ -76,7 +76,10 @@ export const EgressRoute = z
 
 export const Egress = z.strictObject({
   routes: z.array(EgressRoute).optional(),
-  log: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+  log: z
+    .union([z.literal(0), z.literal(1), z.literal(2)])
+    .optional()
+    .describe("Egress decision log: 0 none, 1 refusals, redactions and holds, 2 also every allowed request and tunnel with its bytes (default)."),
 });
 
 export const GitUser = z.strictObject({

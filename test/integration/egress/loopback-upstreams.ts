@@ -23,13 +23,17 @@ export interface HttpsUpstream {
   seen: SeenRequest[];
   /** Requests whose connection went away before their body was complete. */
   cutShort: SeenRequest[];
+  /** Request lines whose head has arrived (body or not), in order. */
+  begun: string[];
 }
 
 /** An HTTPS server answering `upstream <port> saw <method> <url>` followed by the request body it received. */
 export async function startHttpsUpstream(pki: TestPki, options: Pick<https.ServerOptions, "ecdhCurve"> = {}): Promise<HttpsUpstream> {
   const seen: SeenRequest[] = [];
   const cutShort: SeenRequest[] = [];
+  const begun: string[] = [];
   const server = https.createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem, ...options }, (req, res) => {
+    begun.push(`${req.method} ${req.url}`);
     const chunks: Buffer[] = [];
     const port = (req.socket.address() as AddressInfo).port;
     const record = () => ({ port, method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
@@ -42,7 +46,7 @@ export async function startHttpsUpstream(pki: TestPki, options: Pick<https.Serve
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, port: (server.address() as AddressInfo).port, seen, cutShort };
+  return { server, port: (server.address() as AddressInfo).port, seen, cutShort, begun };
 }
 
 export interface CountingRelay {

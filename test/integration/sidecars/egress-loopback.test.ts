@@ -204,6 +204,8 @@ describe("egress daemon", () => {
       path: "/one",
       decision: "allow",
       reason: `allowed by route 127.0.0.1:${declared.port}`,
+      bytes_sent: 0,
+      bytes_received: "upstream saw GET /one?token=abc (0 body bytes)".length,
     });
     expect(fromFile).toContainEqual(
       expect.objectContaining({ host: "example.invalid", port: 443, method: "CONNECT", path: null, decision: "deny" }),

@@ -22,7 +22,7 @@ describe("resolveManifest", () => {
       names: ["claude"],
       env: {},
       agent_provider: { template: "claude" },
-      egress: { routes: [], log: 1 },
+      egress: { routes: [], log: 2 },
       git_gate: { user: {}, repos: {} },
       supervise: true,
       resources: DEFAULT_RESOURCES,
