@@ -6,6 +6,7 @@ import { initCommand } from "./init.js";
 import { lsCommand } from "./ls.js";
 import { mcpCommand } from "./mcp.js";
 import { schemaCommand } from "./schema.js";
+import { secretCommand } from "./secret.js";
 import { startCommand } from "./start.js";
 import { stopCommand } from "./stop.js";
 import { approveCommand, rejectCommand, superviseCommand } from "./supervise.js";
@@ -13,7 +14,7 @@ import { validateCommand } from "./validate.js";
 
 /** Every `bot-bottle` subcommand, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
-  for (const command of [startCommand(), execCommand(), lsCommand(), stopCommand(), gcCommand(), agentsCommand(), validateCommand(), schemaCommand(), initCommand(), mcpCommand(), superviseCommand(), approveCommand(), rejectCommand()]) {
+  for (const command of [startCommand(), execCommand(), lsCommand(), stopCommand(), gcCommand(), agentsCommand(), validateCommand(), schemaCommand(), initCommand(), secretCommand(), mcpCommand(), superviseCommand(), approveCommand(), rejectCommand()]) {
     // addCommand, unlike program.command(), does not inherit exitOverride and the
     // output settings: without this a bad flag on a subcommand exits 1, not 2.
     program.addCommand(command.copyInheritedSettings(program));

@@ -4,6 +4,8 @@ import { DockerBackend } from "../../backends/docker/backend.js";
 import { botBottleHome, homePaths } from "../home.js";
 import { log } from "../log.js";
 import { resolveProvider } from "../providers/registry.js";
+import { HostSecrets } from "../secrets/host-secrets.js";
+import { SecretStore } from "../secrets/store.js";
 import { syncAudit } from "../supervise/audit.js";
 import { UserError } from "../user-error.js";
 import { createBottleCa, writeBottleCa } from "./ca.js";
@@ -60,6 +62,8 @@ export class Engine {
   readonly home: string;
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  /** The secrets bottles name: from `env`, else the home's secret store. */
+  readonly secrets: HostSecrets;
   readonly state: StateStore;
   private readonly backends: Record<string, Backend>;
 
@@ -67,6 +71,7 @@ export class Engine {
     this.home = options.home;
     this.cwd = options.cwd;
     this.env = options.env ?? process.env;
+    this.secrets = new HostSecrets(this.env, new SecretStore(this.home));
     this.state = new StateStore(this.home);
     this.backends = { docker: new DockerBackend() };
   }
@@ -93,7 +98,7 @@ export class Engine {
   }
 
   plan(spec: BottleSpec): Promise<BottlePlan> {
-    return prepare(spec, { home: this.home, cwd: this.cwd, env: this.env });
+    return prepare(spec, { home: this.home, cwd: this.cwd, env: this.env, secrets: this.secrets });
   }
 
   /** Removes a plan that was never launched (a dry run). */
@@ -132,7 +137,7 @@ export class Engine {
     try {
       report("ca", "creating the bottle's egress CA");
       writeBottleCa(await createBottleCa(plan.id), plan.ca.cert, plan.ca.key);
-      const secrets = resolveSecrets(plan.sidecars.secrets, this.env);
+      const secrets = resolveSecrets(plan.sidecars.secrets, this.secrets);
       const bottle = await backend.launch(plan, secrets, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
       const warnings: string[] = [];
       for (const provision of provisionSteps) {
