@@ -16,8 +16,8 @@ const USAGE = 2;
 export function secretCommand(): Command {
   return new Command("secret")
     .description(
-      "keep the tokens bottles name (agent_provider.auth_token, auth.token_ref, dlp.known_secret_env) in bot-bottle's own store, $BOT_BOTTLE_HOME/secrets/. " +
-        "A name is looked up in the server's environment first, then in the store; MCP clients filter the environment of the servers they start, so under a client the store is what works",
+      "keep the tokens bottles name (auth_token, auth.token_ref, dlp.known_secret_env) in $BOT_BOTTLE_HOME/secrets/, where a server an MCP client starts " +
+        "finds them: clients filter their servers' environment. A name is looked up in the environment first, then in the store",
     )
     .addCommand(setCommand())
     .addCommand(lsCommand())

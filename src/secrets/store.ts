@@ -13,7 +13,7 @@ import { UserError } from "../user-error.js";
 // used, and the error names it.
 
 /** A secret's name: the environment variable name it stands in for. */
-export const SecretName = HostEnvName;
+const SecretName = HostEnvName;
 
 /** Tokens are far shorter; the bound keeps a huge planted file from being read whole. */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -28,7 +28,7 @@ export function checkSecretName(name: string): void {
 }
 
 /** Why a value cannot be stored, or null. */
-export function valueProblem(value: string): string | null {
+function valueProblem(value: string): string | null {
   if (value === "") return "the value is empty";
   if (value.includes("\0")) return "the value holds a NUL byte, which no environment variable can hold";
   if (Buffer.byteLength(value) > MAX_SECRET_BYTES) return `the value is longer than ${MAX_SECRET_BYTES} bytes`;
