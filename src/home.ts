@@ -16,6 +16,7 @@ export const homePaths = (home: string) => ({
   state: path.join(home, "state"),
   queue: path.join(home, "queue"),
   audit: path.join(home, "audit"),
+  secrets: path.join(home, "secrets"),
   stateOf: (id: string) => path.join(home, "state", id),
   queueOf: (id: string) => path.join(home, "queue", id),
   auditOf: (id: string) => path.join(home, "audit", `${id}.jsonl`),

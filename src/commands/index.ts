@@ -7,6 +7,7 @@ import { lsCommand } from "./ls.js";
 import { mcpCommand } from "./mcp.js";
 import { cancelCommand, runCommand, runsCommand, waitCommand } from "./runs.js";
 import { schemaCommand } from "./schema.js";
+import { secretCommand } from "./secret.js";
 import { startCommand } from "./start.js";
 import { stopCommand } from "./stop.js";
 import { approveCommand, rejectCommand, superviseCommand } from "./supervise.js";
@@ -23,11 +24,12 @@ export function registerCommands(program: Command): void {
     cancelCommand(),
     lsCommand(),
     stopCommand(),
-    gcCommand(), 
+    gcCommand(),
     agentsCommand(),
     validateCommand(),
     schemaCommand(),
     initCommand(),
+    secretCommand(),
     mcpCommand(),
     superviseCommand(),
     approveCommand(),

@@ -98,7 +98,11 @@ function installCommand(): Command {
       .argument("[command...]", "the command the client runs to start the server (after --)")
       .addOption(new Option("--scope <scope>", "Claude Code scope: local (this project, for you), project (.mcp.json), user (everywhere)").choices(["user", "project", "local"]))
       .option("--dispatch-agent", "also write a bottle-dispatch Claude Code subagent whose only tools are this server's")
-      .option("--env <KEY=VALUE>", "an environment variable for the server (repeatable), e.g. BOT_BOTTLE_HOME=...", parseEnvPair)
+      .option(
+        "--env <KEY=VALUE>",
+        "an environment variable for the server (repeatable), e.g. BOT_BOTTLE_HOME=...; never a secret (refused): store tokens with `bot-bottle secret set NAME`",
+        parseEnvPair,
+      )
       // Added with addCommand, it would not inherit the program's exitOverride: usage errors must still exit 2.
       .exitOverride()
       .action(async (client: McpClient, command: string[], options: { scope?: ClaudeScope; dispatchAgent?: boolean; env?: Record<string, string> }) => {

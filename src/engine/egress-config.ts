@@ -8,9 +8,9 @@ import { UserError } from "../user-error.js";
 // Secrets are referenced by the name of a variable in the bundle's
 // environment; their values never enter the file.
 
-/** The bundle variable that carries the value of a host variable named by `auth.token_ref`. */
+/** The bundle variable that carries the value of the host secret named by `auth.token_ref`. */
 export const bundleTokenVar = (hostVar: string) => `EGRESS_TOKEN_${hostVar}`;
-/** The bundle variable for a host variable listed in `dlp.known_secret_env`. */
+/** The bundle variable for a host secret listed in `dlp.known_secret_env`. */
 export const bundleSecretVar = (hostVar: string) => `EGRESS_SECRET_${hostVar}`;
 
 export function splitHostPort(host: string): { host: string; port: number | null } {
@@ -61,7 +61,7 @@ export function egressConfig(egress: EffectiveBottle["egress"]): RoutesFile {
 /**
  * Bundle variable -> where its value comes from, for every secret the routes
  * reference (tokens and known secrets). A token name is looked up in the
- * provider's sources first, else it is a host variable.
+ * provider's sources first, else it is a host secret (environment, then store).
  */
 export function egressSecrets(egress: EffectiveBottle["egress"], providerSources: Record<string, SecretSource>): Record<string, SecretSource> {
   const secrets: Record<string, SecretSource> = {};

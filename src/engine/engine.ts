@@ -5,6 +5,8 @@ import { DockerBackend } from "../../backends/docker/backend.js";
 import { botBottleHome, homePaths } from "../home.js";
 import { log } from "../log.js";
 import { resolveProvider } from "../providers/registry.js";
+import { HostSecrets } from "../secrets/host-secrets.js";
+import { SecretStore } from "../secrets/store.js";
 import { syncAudit } from "../supervise/audit.js";
 import { UserError } from "../user-error.js";
 import { createBottleCa, writeBottleCa } from "./ca.js";
@@ -64,6 +66,8 @@ export class Engine {
   readonly home: string;
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  /** The secrets bottles name: from `env`, else the home's secret store. */
+  readonly secrets: HostSecrets;
   readonly state: StateStore;
   /** Background runs in this home's bottles. */
   readonly runs: Runs;
@@ -73,6 +77,7 @@ export class Engine {
     this.home = options.home;
     this.cwd = options.cwd;
     this.env = options.env ?? process.env;
+    this.secrets = new HostSecrets(this.env, new SecretStore(this.home));
     this.state = new StateStore(this.home);
     this.backends = { docker: new DockerBackend() };
     this.runs = new Runs({ home: this.home, attach: (id) => this.attach(id) });
@@ -100,7 +105,7 @@ export class Engine {
   }
 
   plan(spec: BottleSpec): Promise<BottlePlan> {
-    return prepare(spec, { home: this.home, cwd: this.cwd, env: this.env });
+    return prepare(spec, { home: this.home, cwd: this.cwd, env: this.env, secrets: this.secrets });
   }
 
   /** Removes a plan that was never launched (a dry run). */
@@ -139,7 +144,7 @@ export class Engine {
     try {
       report("ca", "creating the bottle's egress CA");
       writeBottleCa(await createBottleCa(plan.id), plan.ca.cert, plan.ca.key);
-      const secrets = resolveSecrets(plan.sidecars.secrets, this.env);
+      const secrets = resolveSecrets(plan.sidecars.secrets, this.secrets);
       const bottle = await backend.launch(plan, secrets, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
       const warnings: string[] = [];
       for (const provision of provisionSteps) {

@@ -12,6 +12,7 @@ import type { Manifest } from "../manifest/schema.js";
 import { assetPaths } from "../package-root.js";
 import { resolveProvider } from "../providers/registry.js";
 import type { Provider, SecretSource } from "../providers/provider.js";
+import type { HostSecrets } from "../secrets/host-secrets.js";
 import { UserError } from "../user-error.js";
 import { bundleTokenVar, egressConfig, egressSecrets } from "./egress-config.js";
 import type { BottlePlan, ImagePlan } from "./plan-schema.js";
@@ -35,6 +36,8 @@ export interface PrepareContext {
   /** Where the caller runs: its `.bot-bottle/agents/` are loaded when the spec gives no cwd. */
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Where the secrets the bottle names are found: `env`, then the secret store. */
+  secrets: HostSecrets;
 }
 
 export const homeLabel = (home: string) => createHash("sha256").update(home).digest("hex").slice(0, 12);
@@ -203,10 +206,8 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   const secrets = egressSecrets(egress, setup.secrets);
   for (const route of egress.routes) {
     const source = route.auth ? secrets[bundleTokenVar(route.auth.token_ref)] : undefined;
-    if (source?.kind === "env" && !env[source.name]) {
-      throw new UserError(
-        `bottle ${manifest.bottle.names.join("+")} injects the token in host variable ${source.name} for ${route.host}, but it is not set; export it before starting the bottle`,
-      );
+    if (source?.kind === "env" && !context.secrets.find(source.name)) {
+      throw context.secrets.missing(source.name, `bottle ${manifest.bottle.names.join("+")} injects a token for ${route.host}`);
     }
   }
 
@@ -269,7 +270,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   return plan;
 }
 
-const describeSource = (source: SecretSource) => (source.kind === "env" ? `host variable ${source.name}` : `Codex login ${source.file}`);
+const describeSource = (source: SecretSource) => (source.kind === "env" ? `${source.name} (environment, else secret store)` : `Codex login ${source.file}`);
 
 function routesFileHosts(plan: BottlePlan): string {
   const routes = parseRoutesFile(readFileSync(plan.sidecars.routesFile, "utf8")).routes;

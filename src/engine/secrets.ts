@@ -1,16 +1,18 @@
 import type { SecretSource } from "../providers/provider.js";
 import { readCodexAuth } from "../providers/codex/auth.js";
+import type { HostSecrets } from "../secrets/host-secrets.js";
 import { UserError } from "../user-error.js";
 
 /**
- * Reads each secret's value at launch, from the host, for the egress process
- * only. The values live in memory until they are handed to the backend.
+ * Reads each secret's value at launch, from the host (a named secret from the
+ * environment, else the secret store), for the egress process only. The
+ * values live in memory until they are handed to the backend.
  */
-export function resolveSecrets(sources: Record<string, SecretSource>, env: NodeJS.ProcessEnv): Record<string, string> {
+export function resolveSecrets(sources: Record<string, SecretSource>, hostSecrets: HostSecrets): Record<string, string> {
   const values: Record<string, string> = {};
   for (const [bundleVar, source] of Object.entries(sources)) {
     if (source.kind === "env") {
-      values[bundleVar] = env[source.name] ?? "";
+      values[bundleVar] = hostSecrets.find(source.name)?.value ?? "";
     } else {
       values[bundleVar] = readCodexAuth(source.file).tokens.access_token;
     }

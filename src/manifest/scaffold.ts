@@ -12,8 +12,10 @@ export const CLAUDE_BOTTLE = `---
 agent_provider:
   # The built-in Claude Code template.
   template: claude
-  # Name of the HOST variable that holds Claude's long-lived OAuth token (make one
-  # with \`claude setup-token\`). The agent only ever sees a placeholder.
+  # Name of the secret that holds Claude's long-lived OAuth token: make one with
+  # \`claude setup-token\`, store it with \`bot-bottle secret set CLAUDE_CODE_OAUTH_TOKEN\`
+  # (a variable of that name in bot-bottle's environment wins over the store).
+  # The agent only ever sees a placeholder.
   auth_token: CLAUDE_CODE_OAUTH_TOKEN
 egress:
   routes:

@@ -107,7 +107,7 @@ export const AgentProvider = z.strictObject({
   /** claude | codex | the name of a user plugin under $BOT_BOTTLE_HOME/contrib/. */
   template: ManifestName,
   dockerfile: z.string().min(1).optional(),
-  /** Name of a HOST variable holding the model API credential (Claude: a long-lived OAuth token by default). */
+  /** Name of the host secret holding the model API credential (Claude: a long-lived OAuth token by default): an environment variable, else a `bot-bottle secret set` entry. */
   auth_token: HostEnvName.optional(),
   /** What `auth_token` holds, for Claude: an OAuth token (the default) or an API key. */
   auth_kind: z.enum(["oauth", "api_key"]).optional(),

@@ -2,7 +2,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
+import { Scanner } from "../../sidecars/egress/dlp-detectors.js";
 import { tools } from "../../tools/registry.js";
+import { botBottleHome } from "../home.js";
+import { loadManifestIndex } from "../manifest/load.js";
+import { secretReferences } from "../manifest/secret-references.js";
 import { codexMcpSettingsCommand, codexMcpWaitSettings } from "../providers/codex/mcp-settings.js";
 import { claudeServerJson } from "../providers/claude/mcp-server-json.js";
 import { shellCommandLine } from "../shell-quote.js";
@@ -26,7 +30,7 @@ export interface InstallRequest {
   /** Claude Code's scope (default local, as `claude mcp add` itself). */
   scope?: ClaudeScope;
   dispatchAgent: boolean;
-  /** Environment variables the client gives the server. */
+  /** Environment variables the client gives the server: settings, never secrets (see refuseSecrets). */
   env: Record<string, string>;
   command: string[];
   cwd: string;
@@ -34,6 +38,7 @@ export interface InstallRequest {
 
 /** Registers (or re-registers) the server; returns the lines to show the user. */
 export async function installServer(request: InstallRequest): Promise<string[]> {
+  await refuseSecrets(request);
   if (request.client === "codex") {
     if (request.scope !== undefined && request.scope !== "user") {
       throw new UserError("codex keeps MCP servers in one user-level config ($CODEX_HOME/config.toml): --scope is for claude only", 2);
@@ -70,11 +75,47 @@ export async function installServer(request: InstallRequest): Promise<string[]> 
       `note: \`codex exec\` refuses tools that are not read-only unless you approve them: add default_tools_approval_mode = "approve" under [mcp_servers.${SERVER_NAME}] in $CODEX_HOME/config.toml`,
     );
   }
+  lines.push(
+    `secrets: ${request.client} filters the environment of the servers it starts and keeps its config in plain text, so never give a token with --env: ` +
+      "store each one a bottle names with `bot-bottle secret set NAME` (the server looks in its environment, then in that store)",
+  );
   if (request.dispatchAgent) {
     const file = writeDispatchAgent(dispatchAgentDir(request));
     lines.push(`wrote the bottle-dispatch subagent to ${file} (its only tools are ${SERVER_NAME}'s)`);
   }
   return lines;
+}
+
+/** Names that say "credential"; a secret's value has no business in a client's config. */
+const SECRET_LIKE_NAME = /TOKEN|SECRET|PASSW|API_?KEY|PRIVATE_KEY|CREDENTIAL/i;
+
+/**
+ * Refuses an --env entry that is, or looks like, a secret: a name a bottle of
+ * the server's home uses as one, a name that says so, or a value shaped like a
+ * known kind of token. The client would keep it in plain text in its config
+ * and show it in `mcp get`; the secret store is its place. The value is never
+ * repeated in the error.
+ */
+async function refuseSecrets(request: InstallRequest): Promise<void> {
+  if (Object.keys(request.env).length === 0) return;
+  const home = request.env.BOT_BOTTLE_HOME ? path.resolve(request.cwd, request.env.BOT_BOTTLE_HOME) : botBottleHome();
+  const index = await loadManifestIndex({ home, cwd: request.cwd });
+  const named = new Set(Object.values(index.bottles).flatMap((bottle) => secretReferences(bottle.config)));
+  const scanner = new Scanner([]);
+  for (const [key, value] of Object.entries(request.env)) {
+    const reason = named.has(key)
+      ? `a bottle in ${home} names ${key} as a secret`
+      : SECRET_LIKE_NAME.test(key)
+        ? `${key} is named like a secret`
+        : scanner.scan(value, ["token_patterns"]).map((finding) => `its value has the shape of a token (${finding.label})`)[0];
+    if (reason) {
+      throw new UserError(
+        `--env ${key}: ${reason}, and ${request.client}'s config is no place for one (kept in plain text, shown by \`${request.client} mcp get\`); nothing was registered. ` +
+          `Store it with \`bot-bottle secret set ${key}\`: the server finds it there whatever environment the client gives it`,
+        2,
+      );
+    }
+  }
 }
 
 function registerArgs(request: InstallRequest): string[] {

@@ -4,7 +4,7 @@ import type { HeadlessMode } from "./headless.js";
 
 /** Where egress gets a secret's value at launch. Only the source is planned, never the value. */
 export const SecretSource = z.discriminatedUnion("kind", [
-  /** A variable of the host environment. */
+  /** A named host secret: the environment variable of that name, else the secret store's entry (src/secrets/). */
   z.object({ kind: z.literal("env"), name: z.string() }),
   /** The access token in a host Codex auth.json. */
   z.object({ kind: z.literal("codex-access-token"), file: z.string() }),

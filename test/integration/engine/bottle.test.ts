@@ -460,10 +460,12 @@ describeWithDocker("the examples home", () => {
     });
   });
 
-  it("names the missing host variable when the token is not set", async () => {
+  it("names the missing token, and both ways to provide it, when it is in neither the environment nor the secret store", async () => {
     const result = await runCli(["start", "hello", "--dry-run"], { ...env, CLAUDE_CODE_OAUTH_TOKEN: "" });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/CLAUDE_CODE_OAUTH_TOKEN/);
+    expect(result.stderr).toMatch(/from the secret CLAUDE_CODE_OAUTH_TOKEN, which is neither in bot-bottle's environment nor in its secret store/);
+    expect(result.stderr).toContain("`bot-bottle secret set CLAUDE_CODE_OAUTH_TOKEN`");
+    expect(result.stderr).toContain("`export CLAUDE_CODE_OAUTH_TOKEN=...`");
   });
 
   it("says which agents exist when the agent is unknown", async () => {

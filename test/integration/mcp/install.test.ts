@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { cliPath } from "../../support/cli.js";
@@ -40,5 +42,41 @@ describe("bot-bottle mcp install refuses clearly", () => {
     const badEnv = await install(["claude", "--env", "NOT A PAIR"]);
     expect(badEnv.exitCode).toBe(2);
     expect(badEnv.stderr).toMatch(/--env NOT A PAIR: expected KEY=VALUE/);
+  });
+
+  describe("a secret given with --env, which the client would keep in its config in plain text (usage error, exit 2, the value never repeated)", () => {
+    const token = "sk-ant-oat01-abcdefghijklmnopqrstuvwxyz0123456789";
+    const refused = async (pair: string, reason: string, key: string) => {
+      const result = await install(["claude", "--env", pair]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain(`--env ${key}: ${reason}, and claude's config is no place for one`);
+      expect(result.stderr).toContain(`nothing was registered. Store it with \`bot-bottle secret set ${key}\``);
+      expect(result.stderr).not.toContain(pair.slice(key.length + 1));
+    };
+
+    it("a name a bottle of the server's home uses as a secret", async () => {
+      const home = path.join(emptyBin.path, "home");
+      mkdirSync(path.join(home, "bottles"), { recursive: true });
+      writeFileSync(path.join(home, "bottles", "gh.md"), "---\negress:\n  routes:\n    - host: api.github.com\n      auth: {scheme: token, token_ref: GH_PLAIN_NAME}\n---\n");
+      const result = await install(["claude", "--env", `BOT_BOTTLE_HOME=${home}`, "--env", "GH_PLAIN_NAME=some-value"]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain(`--env GH_PLAIN_NAME: a bottle in ${home} names GH_PLAIN_NAME as a secret`);
+      expect(result.stderr).not.toContain("some-value");
+    });
+
+    it("a name that says it holds a secret", async () => {
+      await refused("GITHUB_TOKEN=plain-value-123", "GITHUB_TOKEN is named like a secret", "GITHUB_TOKEN");
+      await refused("OPENAI_API_KEY=plain-value-123", "OPENAI_API_KEY is named like a secret", "OPENAI_API_KEY");
+    });
+
+    it("a value shaped like a known kind of token, whatever its name", async () => {
+      await refused(`HARMLESS=${token}`, "its value has the shape of a token (Anthropic API key)", "HARMLESS");
+    });
+
+    it("while settings pass (and the missing CLI is what stops this run)", async () => {
+      const result = await install(["claude", "--env", `BOT_BOTTLE_HOME=${emptyBin.path}`, "--env", "BOT_BOTTLE_LOG=debug"]);
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toMatch(/the `claude` CLI was not found on PATH/);
+    });
   });
 });

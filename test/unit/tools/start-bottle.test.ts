@@ -1,7 +1,11 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Engine } from "../../../src/engine/engine.js";
+import { Engine } from "../../../src/engine/engine.js";
 import type { BottleRecord } from "../../../src/engine/records.js";
+import { UserError } from "../../../src/user-error.js";
 import { startBottleTool } from "../../../tools/start-bottle.js";
+import { useTempDir } from "../../support/temp-dir.js";
 
 // What start_bottle tells the outer agent about where the started agent came
 // from. The engine is a stand-in returning a record: the record's origin itself
@@ -46,5 +50,22 @@ describe("start_bottle", () => {
     const output = await start(record("home", "/home/u/.bot-bottle/agents/theirs.md"));
     expect(output.structured).toMatchObject({ agent_origin: "home" });
     expect(output.text).not.toMatch(/repository/);
+  });
+});
+
+describe("start_bottle for a bottle whose token is nowhere", () => {
+  const dir = useTempDir("bb-start-bottle-token-");
+
+  it("fails with an error that names the token and both ways to provide it (the MCP path resolves secrets as the CLI does)", async () => {
+    const home = path.join(dir.path, "home");
+    mkdirSync(path.join(home, "bottles"), { recursive: true });
+    mkdirSync(path.join(home, "agents"), { recursive: true });
+    writeFileSync(path.join(home, "bottles", "claude.md"), "---\nagent_provider:\n  template: claude\n  auth_token: CLAUDE_CODE_OAUTH_TOKEN\n---\n");
+    writeFileSync(path.join(home, "agents", "hello.md"), "---\nbottle: claude\n---\nHi.\n");
+    // The environment an MCP client gives its server: no token in it.
+    const engine = new Engine({ home, cwd: dir.path, env: { PATH: "/usr/bin", HOME: dir.path } });
+    const run = startBottleTool.run({ agent: "hello" }, { engine, signal: new AbortController().signal, wantsProgress: false, progress: () => Promise.resolve() });
+    await expect(run).rejects.toThrow(UserError);
+    await expect(run).rejects.toThrow(/from the secret CLAUDE_CODE_OAUTH_TOKEN, which is neither in bot-bottle's environment nor in its secret store .*`bot-bottle secret set CLAUDE_CODE_OAUTH_TOKEN`/);
   });
 });
