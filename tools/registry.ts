@@ -4,6 +4,7 @@ import type { CallToolResult, ServerNotification, ServerRequest } from "@modelco
 import type { Engine } from "../src/engine/engine.js";
 import { log } from "../src/log.js";
 import { UserError } from "../src/user-error.js";
+import { bottleActivityTool } from "./bottle-activity.js";
 import { cancelRunTool } from "./cancel-run.js";
 import { execInBottleTool } from "./exec-in-bottle.js";
 import { getRunTool } from "./get-run.js";
@@ -34,6 +35,7 @@ export const tools: readonly Tool[] = [
   readFileTool,
   writeFileTool,
   listFilesTool,
+  bottleActivityTool,
   superviseListTool,
   superviseApproveTool,
 ];

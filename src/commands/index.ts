@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { activityCommand } from "./activity.js";
 import { agentsCommand } from "./agents.js";
 import { execCommand } from "./exec.js";
 import { gcCommand } from "./gc.js";
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
     waitCommand(),
     cancelCommand(),
     lsCommand(),
+    activityCommand(),
     stopCommand(),
     gcCommand(),
     agentsCommand(),

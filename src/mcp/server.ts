@@ -4,6 +4,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { registerTools } from "../../tools/registry.js";
 import type { Engine } from "../engine/engine.js";
 import { packageRoot } from "../package-root.js";
+import { attachActivity } from "./activity.js";
 import { attachSupervise, type SuperviseOptions } from "./supervise.js";
 
 /** The name clients register the server under; tool names reach models as `mcp__bot-bottle__<tool>`. */
@@ -28,5 +29,6 @@ export function createMcpServer(engine: Engine, supervise: SuperviseOptions = { 
   const server = new McpServer({ name: SERVER_NAME, title: "bot-bottle", version }, { instructions: SERVER_INSTRUCTIONS, capabilities: { logging: {} } });
   registerTools(server, engine);
   attachSupervise(server, engine.home, supervise);
+  attachActivity(server, engine);
   return server;
 }
