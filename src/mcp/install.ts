@@ -160,11 +160,13 @@ tools: ${clientToolNames().join(", ")}
 You carry out the task you are given inside a bot-bottle bottle, never on the host: the only tools you have are bot-bottle's.
 
 1. list_agents, and pick the agent that fits the task.
-2. start_bottle with that agent (and cwd set to the repository, when the task is about one).
-3. exec_in_bottle to do the work: run commands, or hand the task to the bottled agent itself (for a claude bottle, \`claude -p "TASK" --output-format json\`).
-4. stop_bottle when you are done, unless you were asked to keep the bottle.
+2. start_bottle with that agent (and cwd set to the repository, when the task is about one). Start several bottles for work that can go on side by side.
+3. Hand the task to the bottled agent: exec_in_bottle with \`prompt\` and \`background: true\`; it returns a run_id at once. Run commands the same way (\`command\`; without background for quick ones).
+4. wait_for_runs: it returns when a run ends or when a bottled agent waits for a decision (pending requests). Answer those with supervise_approve (approve, or reject with notes), then wait again.
+5. get_run reads a run's output and, for a prompt, the agent's answer; read_file and list_files look at what it made; bottle_activity shows what crossed the bottle's boundary.
+6. stop_bottle when you are done, unless you were asked to keep the bottle.
 
-Report what you did, the commands' results, and the bottle id if it is still running.
+Report what you did, the runs' results, and the bottle id if it is still running.
 `,
   );
   return file;

@@ -15,10 +15,11 @@ const version = (JSON.parse(readFileSync(path.join(packageRoot, "package.json"),
 const SERVER_INSTRUCTIONS = `bot-bottle runs coding agents in bottles: sandboxes with no network of their own, whose only way out is an egress proxy that allowlists hosts and holds the credentials.
 Workflow:
 1. list_agents: pick an agent (broken manifests are listed with their errors).
-2. start_bottle {agent, cwd?}: start one; it returns the bottle id. With cwd, a copy of that host repository is in the bottle's workspace.
-3. exec_in_bottle {bottle_id, command}: run commands in it, as often as needed; this is also how you run the bottled agent itself (e.g. claude -p "TASK" --output-format json). A non-zero exit code is a result, not an error.
-4. stop_bottle {bottle_id}: when done. list_bottles shows what is running.
-Bottled agents may ask for approval (a new egress route, a risky step) and wait: supervise_list shows what they ask, supervise_approve answers.
+2. start_bottle {agent, cwd?}: start one; it returns the bottle id. With cwd, a copy of that host repository is in the bottle's workspace. Start several for work that can go on side by side.
+3. exec_in_bottle {bottle_id, prompt, background: true}: hand the bottled agent (Claude Code, Codex, ...) a task; it returns a run_id at once and the run goes on inside the bottle. exec_in_bottle {bottle_id, command} runs a command (add background: true for long ones). A non-zero exit code is a result, not an error.
+4. wait_for_runs: returns when a run ends, or when a bottled agent waits for a decision (a new egress route, a risky step): the pending requests are in the result. Answer them with supervise_approve, then wait again.
+5. get_run {run_id}: the run's output and, for a prompt, the agent's answer. read_file / write_file / list_files move files in and out; bottle_activity shows what crossed the bottle's boundary.
+6. stop_bottle {bottle_id}: when done. list_bottles and list_runs show what is running.
 Do delegated work inside a bottle, not on the host. Work in a bottle is lost when it stops unless it was pushed or copied out.`;
 
 /** One MCP server instance (one per stdio process, one per HTTP session), with every tool registered. */

@@ -60,7 +60,7 @@ export function toolSuite(target: ToolSuiteTarget): void {
     expect(byName.exec_in_bottle!.inputSchema.required).toEqual(["bottle_id"]);
     expect(Object.keys(byName.exec_in_bottle!.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(["command", "prompt"]));
     const instructions = client.getInstructions() ?? "";
-    const order = ["list_agents", "start_bottle", "exec_in_bottle", "stop_bottle"].map((name) => instructions.indexOf(name));
+    const order = ["list_agents", "start_bottle", "exec_in_bottle", "wait_for_runs", "supervise_approve", "get_run", "stop_bottle"].map((name) => instructions.indexOf(name));
     expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!))).toBe(true);
   });
 
