@@ -81,6 +81,17 @@ describeWithDocker("background runs (real bottle, real server)", () => {
     expect(read.stdout.text).not.toContain("never");
   });
 
+  it("reports progress while wait_for_runs waits", async () => {
+    const runId = String((await call(server.client, "exec_in_bottle", { bottle_id: bottle.id, command: "sleep 3", background: true })).run_id);
+    const progress: string[] = [];
+    const result = await server.client.callTool({ name: "wait_for_runs", arguments: { run_ids: [runId], timeout_s: 30 } }, undefined, {
+      onprogress: (p) => void progress.push(p.message ?? ""),
+    });
+    expect(result.structuredContent).toMatchObject({ reason: "run_ended" });
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[0]).toMatch(/^waiting on 1 run\(s\) in 1 bottle\(s\), \d+ s so far$/);
+  });
+
   it("kills a background run inside the bottle at its timeout", async () => {
     const runId = String((await call(server.client, "exec_in_bottle", { bottle_id: bottle.id, command: "sleep 4200", background: true, timeout_s: 1 })).run_id);
     const waited = await call(server.client, "wait_for_runs", { run_ids: [runId], timeout_s: 30 });
