@@ -20,4 +20,6 @@ export const assetPaths = {
   providerDockerfileDir: (provider: string) => path.join(packageRoot, "src", "providers", provider),
   sidecarBundleDir: path.join(packageRoot, "dist", "sidecars-bundle"),
   forwarder: path.join(packageRoot, "dist", "sidecars-bundle", "forwarder.js"),
+  /** The home `bot-bottle demo` copies: its bottle, agent and provider plugin. */
+  demoHome: path.join(packageRoot, "src", "demo", "home"),
 };

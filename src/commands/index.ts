@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { agentsCommand } from "./agents.js";
+import { demoCommand } from "./demo.js";
 import { execCommand } from "./exec.js";
 import { gcCommand } from "./gc.js";
 import { initCommand } from "./init.js";
@@ -13,7 +14,7 @@ import { validateCommand } from "./validate.js";
 
 /** Every `bot-bottle` subcommand, in the order `--help` lists them. */
 export function registerCommands(program: Command): void {
-  for (const command of [startCommand(), execCommand(), lsCommand(), stopCommand(), gcCommand(), agentsCommand(), validateCommand(), schemaCommand(), initCommand(), mcpCommand(), superviseCommand(), approveCommand(), rejectCommand()]) {
+  for (const command of [startCommand(), execCommand(), lsCommand(), stopCommand(), gcCommand(), agentsCommand(), validateCommand(), schemaCommand(), initCommand(), demoCommand(), mcpCommand(), superviseCommand(), approveCommand(), rejectCommand()]) {
     // addCommand, unlike program.command(), does not inherit exitOverride and the
     // output settings: without this a bad flag on a subcommand exits 1, not 2.
     program.addCommand(command.copyInheritedSettings(program));
