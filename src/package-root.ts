@@ -22,4 +22,6 @@ export const assetPaths = {
   forwarder: path.join(packageRoot, "dist", "sidecars-bundle", "forwarder.js"),
   runner: path.join(packageRoot, "dist", "sidecars-bundle", "runner.js"),
   guestFiles: path.join(packageRoot, "dist", "sidecars-bundle", "guest-files.js"),
+  /** The home `bot-bottle demo` copies: its bottle, agent and provider plugin. */
+  demoHome: path.join(packageRoot, "src", "demo", "home"),
 };

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { activityCommand } from "./activity.js";
 import { agentsCommand } from "./agents.js";
+import { demoCommand } from "./demo.js";
 import { execCommand } from "./exec.js";
 import { gcCommand } from "./gc.js";
 import { initCommand } from "./init.js";
@@ -31,6 +32,7 @@ export function registerCommands(program: Command): void {
     validateCommand(),
     schemaCommand(),
     initCommand(),
+    demoCommand(),
     secretCommand(),
     mcpCommand(),
     superviseCommand(),

@@ -3,7 +3,8 @@ import { Engine } from "../engine/engine.js";
 import { log } from "../log.js";
 import { serveHttp } from "../mcp/http.js";
 import { isLoopback } from "../mcp/host-header.js";
-import { DEFAULT_SERVER_COMMAND, installServer, type ClaudeScope, type McpClient } from "../mcp/install.js";
+import { installServer, type ClaudeScope, type McpClient } from "../mcp/install.js";
+import { SERVER_COMMAND_FORMS, serverCommand, type ServerCommandForm } from "../mcp/server-command.js";
 import { SERVER_NAME } from "../mcp/server.js";
 import { exitWhenIdle } from "../mcp/shutdown.js";
 import { serveStdio } from "../mcp/stdio.js";
@@ -91,11 +92,20 @@ function installCommand(): Command {
   return (
     new Command("install")
       .description(
-        `register this server with an MCP client through the client's own CLI (\`claude mcp add\` / \`codex mcp add\`); running it again replaces the entry. ` +
-          `The server command defaults to \`${DEFAULT_SERVER_COMMAND.join(" ")}\`; give another after --`,
+        "register this server with an MCP client through the client's own CLI (`claude mcp add` / `codex mcp add`); running it again replaces the entry. " +
+          "The client starts the server with the command --server-command names (by default this copy of bot-bottle, by absolute paths), or the one given after --",
       )
       .addArgument(new Argument("<client>", "the client to register with").choices(["claude", "codex"]))
       .argument("[command...]", "the command the client runs to start the server (after --)")
+      .addOption(
+        new Option(
+          "--server-command <form>",
+          "how the client starts the server: absolute (this copy: `<node> <its cli.js> mcp`; run install again if you move either), " +
+            "path (`bot-bottle mcp`, from the client's PATH), npx (`npx -y bot-bottle mcp`, once the package is published on the npm registry)",
+        )
+          .choices(SERVER_COMMAND_FORMS)
+          .default("absolute"),
+      )
       .addOption(new Option("--scope <scope>", "Claude Code scope: local (this project, for you), project (.mcp.json), user (everywhere)").choices(["user", "project", "local"]))
       .option("--dispatch-agent", "also write a bottle-dispatch Claude Code subagent whose only tools are this server's")
       .option(
@@ -105,16 +115,26 @@ function installCommand(): Command {
       )
       // Added with addCommand, it would not inherit the program's exitOverride: usage errors must still exit 2.
       .exitOverride()
-      .action(async (client: McpClient, command: string[], options: { scope?: ClaudeScope; dispatchAgent?: boolean; env?: Record<string, string> }) => {
-        const lines = await installServer({
-          client,
-          scope: options.scope,
-          dispatchAgent: options.dispatchAgent ?? false,
-          env: options.env ?? {},
-          command: command.length > 0 ? command : DEFAULT_SERVER_COMMAND,
-          cwd: process.cwd(),
-        });
-        process.stdout.write(lines.map((line) => `${line}\n`).join(""));
-      })
+      .action(
+        async (
+          client: McpClient,
+          command: string[],
+          options: { serverCommand: ServerCommandForm; scope?: ClaudeScope; dispatchAgent?: boolean; env?: Record<string, string> },
+          cmd: Command,
+        ) => {
+          if (command.length > 0 && cmd.getOptionValueSource("serverCommand") === "cli") {
+            throw new UserError("give either --server-command or a command after --, not both", 2);
+          }
+          const lines = await installServer({
+            client,
+            scope: options.scope,
+            dispatchAgent: options.dispatchAgent ?? false,
+            env: options.env ?? {},
+            command: command.length > 0 ? command : serverCommand(options.serverCommand),
+            cwd: process.cwd(),
+          });
+          process.stdout.write(lines.map((line) => `${line}\n`).join(""));
+        },
+      )
   );
 }

@@ -22,9 +22,6 @@ export type ClaudeScope = "user" | "project" | "local";
 /** How long Codex lets one of our tool calls run: well past exec_in_bottle's default timeout (600 s) and a first image build. */
 const CODEX_CALL_TIMEOUT_S = 3600;
 
-/** What the client runs to start the server, unless told otherwise. */
-export const DEFAULT_SERVER_COMMAND = ["npx", "-y", "bot-bottle", "mcp"];
-
 export interface InstallRequest {
   client: McpClient;
   /** Claude Code's scope (default local, as `claude mcp add` itself). */

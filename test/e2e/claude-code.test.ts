@@ -117,22 +117,23 @@ describeWithDocker("Claude Code as the outer MCP client", () => {
   });
 });
 
-describeWithE2eTools("the packed package, registered with Claude Code by its default command", ["claude"], () => {
+describeWithE2eTools("the packed package, registered with Claude Code as `npx -y bot-bottle mcp`", ["claude"], () => {
   const server = useMcpTestHome();
   const root = useTempDir("bb-claude-pack-");
 
-  it("`npx -y bot-bottle mcp` from the tarball, registered by `bot-bottle mcp install claude`, shows connected", async () => {
+  it("`npx -y bot-bottle mcp` from the tarball, registered by `bot-bottle mcp install claude --server-command npx`, shows connected", async () => {
     const home = path.join(root.path, "home");
     const project = path.join(root.path, "project");
     const env = { PATH: `${e2eToolsBin}:${process.env.PATH}`, HOME: home };
     mkdirSync(home, { recursive: true });
     mkdirSync(project, { recursive: true });
-    const packed = await execa("npm", ["pack", "--pack-destination", root.path, "--json"], { cwd: repoRoot });
+    // The suite's own build (npm test builds first): without --ignore-scripts, `prepare` would rebuild dist under the running suite.
+    const packed = await execa("npm", ["pack", "--ignore-scripts", "--pack-destination", root.path, "--json"], { cwd: repoRoot });
     const tarball = path.join(root.path, (JSON.parse(packed.stdout) as { filename: string }[])[0]!.filename);
     await execa("npm", ["init", "-y"], { cwd: project });
     // The dependencies come from npm's cache, filled by the repo's own `npm ci`.
     await execa("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: project });
-    const installed = await execa(path.join(project, "node_modules", ".bin", "bot-bottle"), ["mcp", "install", "claude", "--scope", "user", "--env", `BOT_BOTTLE_HOME=${server.home}`], {
+    const installed = await execa(path.join(project, "node_modules", ".bin", "bot-bottle"), ["mcp", "install", "claude", "--scope", "user", "--server-command", "npx", "--env", `BOT_BOTTLE_HOME=${server.home}`], {
       env,
       extendEnv: false,
       cwd: project,

@@ -14,11 +14,19 @@ describe("bot-bottle mcp install refuses clearly", () => {
   const install = (args: string[]) =>
     execa(process.execPath, [cliPath, "mcp", "install", ...args], { env: { PATH: emptyBin.path, HOME: emptyBin.path }, extendEnv: false, reject: false });
 
-  it("when the claude CLI is missing, saying how to install it and the command to run by hand", async () => {
+  it("when the claude CLI is missing, saying how to install it and the command to run by hand: this copy, by absolute paths", async () => {
     const result = await install(["claude", "--scope", "user"]);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/the `claude` CLI was not found on PATH\. Install Claude Code \(npm install -g @anthropic-ai\/claude-code\)/);
-    expect(result.stderr).toContain(`claude mcp add-json bot-bottle '{"type":"stdio","command":"npx","args":["-y","bot-bottle","mcp"],"alwaysLoad":true}' --scope user`);
+    const server = JSON.stringify({ type: "stdio", command: process.execPath, args: [cliPath, "mcp"], alwaysLoad: true });
+    expect(result.stderr).toContain(`claude mcp add-json bot-bottle '${server}' --scope user`);
+  });
+
+  it("with --server-command path or npx, registering `bot-bottle mcp` from PATH or `npx -y bot-bottle mcp`", async () => {
+    const fromPath = await install(["claude", "--server-command", "path"]);
+    expect(fromPath.stderr).toContain(`claude mcp add-json bot-bottle '{"type":"stdio","command":"bot-bottle","args":["mcp"],"alwaysLoad":true}' --scope local`);
+    const npx = await install(["codex", "--server-command", "npx"]);
+    expect(npx.stderr).toContain("codex mcp add bot-bottle -- npx -y bot-bottle mcp");
   });
 
   it("when the codex CLI is missing", async () => {
@@ -39,6 +47,12 @@ describe("bot-bottle mcp install refuses clearly", () => {
     expect(client.stderr).toMatch(/'cursor' is invalid for argument 'client'. Allowed choices are claude, codex/);
     const badScope = await install(["claude", "--scope", "global"]);
     expect(badScope.exitCode).toBe(2);
+    const both = await install(["claude", "--server-command", "npx", "--", "node", "/opt/bot-bottle/cli.js", "mcp"]);
+    expect(both.exitCode).toBe(2);
+    expect(both.stderr).toMatch(/give either --server-command or a command after --, not both/);
+    const badForm = await install(["claude", "--server-command", "global"]);
+    expect(badForm.exitCode).toBe(2);
+    expect(badForm.stderr).toMatch(/option '--server-command <form>' argument 'global' is invalid. Allowed choices are absolute, path, npx/);
     const badEnv = await install(["claude", "--env", "NOT A PAIR"]);
     expect(badEnv.exitCode).toBe(2);
     expect(badEnv.stderr).toMatch(/--env NOT A PAIR: expected KEY=VALUE/);
