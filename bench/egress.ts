@@ -23,7 +23,8 @@ const NEW_CONNECTIONS = 100;
 const WARMUP = 20;
 const CONCURRENT = 500;
 const HOSTS = { pass: "pass.bench.test", mitm: "mitm.bench.test" };
-const LOCAL_BASE_IMAGE = "bot-bottle/base:bookworm";
+/** scripts/base-image.sh builds it: Debian bookworm with Node 24, standing in for node:24-bookworm. */
+const LOCAL_BASE_IMAGE = "bot-bottle/base:node24-bookworm";
 const HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 /**
@@ -236,7 +237,7 @@ export async function benchEgress(engineEnv?: Record<string, string>): Promise<E
       BB_EGRESS_BENCH_TOKEN: `bench-${randomBytes(16).toString("hex")}`,
     };
     engine = new Engine({ home, cwd: home, env });
-    await startUpstream({ name: upstream, network, aliases: Object.values(HOSTS), dir: files, image: env.BOT_BOTTLE_BASE_IMAGE ?? "node:20-bookworm" });
+    await startUpstream({ name: upstream, network, aliases: Object.values(HOSTS), dir: files, image: env.BOT_BOTTLE_BASE_IMAGE ?? "node:24-bookworm" });
     const record = await engine.start({ agent: "egress-bench" });
     bottleId = record.id;
     const plan = engine.attach(record.id).plan;

@@ -14,7 +14,8 @@ import { execa } from "execa";
 const LIST_AGENTS_CALLS = 300;
 const EXEC_CALLS = 50;
 const WARMUP_CALLS = 10;
-const LOCAL_BASE_IMAGE = "bot-bottle/base:bookworm";
+/** scripts/base-image.sh builds it: Debian bookworm with Node 24, standing in for node:24-bookworm. */
+const LOCAL_BASE_IMAGE = "bot-bottle/base:node24-bookworm";
 const HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -35,6 +35,8 @@ export async function imageTag(kind: string, image: ImagePlan): Promise<{ tag: s
   const files = contextFiles(image);
   const hash = createHash("sha256");
   hash.update(`base=${await baseImageId(image.baseImage)}\n`);
+  // Build args change what is installed (another agent release), so they are part of the key.
+  for (const [name, value] of Object.entries(image.buildArgs).sort(([a], [b]) => a.localeCompare(b))) hash.update(`arg ${name}=${value}\n`);
   for (const name of [...files.keys()].sort()) {
     hash.update(`${name}\n`).update(files.get(name)!).update("\n");
   }
@@ -63,7 +65,15 @@ export async function ensureImage(
     const tail: string[] = [];
     const build = execa(
       dockerBinary(),
-      ["build", "--build-arg", `BASE_IMAGE=${image.baseImage}`, "--label", "bot-bottle.image=" + kind, "-t", tag, context],
+      [
+        "build",
+        ...[["BASE_IMAGE", image.baseImage], ...Object.entries(image.buildArgs)].flatMap(([name, value]) => ["--build-arg", `${name}=${value}`]),
+        "--label",
+        "bot-bottle.image=" + kind,
+        "-t",
+        tag,
+        context,
+      ],
       { reject: false, all: true, buffer: false, cancelSignal: signal, env: { DOCKER_BUILDKIT: "0" } },
     );
     let pending = "";

@@ -16,6 +16,11 @@ export const ImagePlan = z.object({
   /** Where the Dockerfile came from in the cascade, for the preflight summary. */
   dockerfileOrigin: z.enum(["start-option", "manifest", "plugin", "provider"]),
   baseImage: z.string(),
+  /**
+   * `--build-arg`s of the build (the agent's AGENT_VERSION); part of the image's
+   * cache key. Plans written before this field existed read as none.
+   */
+  buildArgs: z.record(z.string(), z.string()).default({}),
   /** Extra CA bundle trusted by the image build only (TLS-inspecting proxies). */
   buildCa: z.string().nullable(),
 });
@@ -31,7 +36,11 @@ export const BottlePlan = z.object({
   bottles: z.array(z.string()),
   label: z.string().nullable(),
   cwd: z.string().nullable(),
-  provider: z.object({ name: z.string() }),
+  provider: z.object({
+    name: z.string(),
+    /** The agent release the image installs (AGENT_VERSION); null when its Dockerfile pins its own (or the plan predates versions). */
+    version: z.string().nullable().default(null),
+  }),
   images: z.object({ agent: ImagePlan, bundle: ImagePlan }),
   guest: z.object({
     user: z.string(),

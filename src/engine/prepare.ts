@@ -25,8 +25,12 @@ const DEFAULT_SUPERVISE_SECONDS = 30;
 const SOCKET_DIR = "/run/bot-bottle";
 const GUEST_CA = "/usr/local/share/ca-certificates/bot-bottle-egress.crt";
 const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
-const DEFAULT_AGENT_BASE = "node:20-bookworm";
-const DEFAULT_BUNDLE_BASE = "node:20-bookworm-slim";
+/** The current Node LTS images (Node 20 reached its end of life in April 2026); BOT_BOTTLE_BASE_IMAGE replaces both. */
+const DEFAULT_AGENT_BASE = "node:24-bookworm";
+const DEFAULT_BUNDLE_BASE = "node:24-bookworm-slim";
+/** The build arg that carries the agent's release into its image (see agent_provider.version). */
+export const AGENT_VERSION_ARG = "AGENT_VERSION";
+const DECLARES_VERSION_ARG = new RegExp(`^\\s*ARG\\s+${AGENT_VERSION_ARG}(?:[\\s=]|$)`, "im");
 /** Name of the extra upstream CA bundle inside the egress config folder. */
 const EGRESS_EXTRA_CA_FILE = "extra-ca.pem";
 const DEFAULT_HOLD_SECONDS = 300;
@@ -104,6 +108,25 @@ function egressHoldTimeoutMs(env: NodeJS.ProcessEnv): number {
   return Math.round(seconds * 1000);
 }
 
+/**
+ * The release of the agent the image installs: the bottle's `version`, else
+ * the provider's pinned default; null when the Dockerfile takes no
+ * AGENT_VERSION build arg (then it installs whatever it pins itself). A
+ * version the bottle asks for that the Dockerfile would ignore is an error,
+ * never a silently different agent.
+ */
+function agentVersion(manifest: Manifest, provider: Provider, dockerfile: string): string | null {
+  const asked = manifest.bottle.agent_provider.version;
+  if (!DECLARES_VERSION_ARG.test(readFileSync(dockerfile, "utf8"))) {
+    if (asked === undefined) return null;
+    throw new UserError(
+      `bottle ${manifest.bottle.names.join("+")} sets agent_provider.version ${asked}, but its image's Dockerfile ${dockerfile} declares no \`ARG ${AGENT_VERSION_ARG}\`, ` +
+        `so the version would be ignored: declare the build arg there and install that release, or remove agent_provider.version`,
+    );
+  }
+  return asked ?? provider.defaultVersion;
+}
+
 /** Dockerfile cascade: this start's option, then the manifest's, then the plugin's or provider's own. */
 function agentImage(spec: BottleSpec, manifest: Manifest, provider: Provider, context: PrepareContext): ImagePlan {
   const named = (file: string, base: string, what: string) => {
@@ -127,7 +150,15 @@ function agentImage(spec: BottleSpec, manifest: Manifest, provider: Provider, co
   } else {
     throw new UserError(`provider ${provider.name} has no Dockerfile: add one next to its plugin or set agent_provider.dockerfile in the bottle`);
   }
-  return { dockerfile, files: [], dockerfileOrigin: origin, baseImage: context.env.BOT_BOTTLE_BASE_IMAGE ?? DEFAULT_AGENT_BASE, buildCa: buildCa(context.env) };
+  const version = agentVersion(manifest, provider, dockerfile);
+  return {
+    dockerfile,
+    files: [],
+    dockerfileOrigin: origin,
+    baseImage: context.env.BOT_BOTTLE_BASE_IMAGE ?? DEFAULT_AGENT_BASE,
+    buildArgs: version === null ? {} : { [AGENT_VERSION_ARG]: version },
+    buildCa: buildCa(context.env),
+  };
 }
 
 function bundleImage(env: NodeJS.ProcessEnv): ImagePlan {
@@ -144,6 +175,7 @@ function bundleImage(env: NodeJS.ProcessEnv): ImagePlan {
     files,
     dockerfileOrigin: "provider",
     baseImage: env.BOT_BOTTLE_BASE_IMAGE ?? DEFAULT_BUNDLE_BASE,
+    buildArgs: {},
     buildCa: null,
   };
 }
@@ -223,6 +255,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   const superviseSeconds = supervise === false ? null : supervise === true ? DEFAULT_SUPERVISE_SECONDS : supervise.timeout_s;
   const workspace = `${provider.guestHome}/workspace`;
   const prefix = `bot-bottle-${id}`;
+  const agentImagePlan = agentImage(spec, manifest, provider, context);
 
   const plan: BottlePlan = {
     id,
@@ -234,8 +267,8 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     bottles: manifest.bottle.names,
     label: spec.label ?? null,
     cwd,
-    provider: { name: provider.name },
-    images: { agent: agentImage(spec, manifest, provider, context), bundle: bundleImage(env) },
+    provider: { name: provider.name, version: agentImagePlan.buildArgs[AGENT_VERSION_ARG] ?? null },
+    images: { agent: agentImagePlan, bundle: bundleImage(env) },
     guest: { user: provider.guestUser, home: provider.guestHome, workspace, env: guestEnv(manifest, provider, setup.env, workspace) },
     prompt: { host: path.join(stateDir, "prompt.md"), guest: `${provider.guestHome}/.bot-bottle/prompt.md` },
     providerFiles: setup.files.map((file, i) => ({ host: path.join(stateDir, "provider-files", String(i)), guest: file.path, mode: file.mode })),
@@ -283,7 +316,7 @@ export function planSummary(plan: BottlePlan): string {
   return [
     `bottle ${plan.id} (agent ${plan.agent.name} from ${plan.agent.origin === "home" ? "your home" : "the repository"}: ${plan.agent.source})`,
     `  bottles:   ${plan.bottles.join(", ")}`,
-    `  provider:  ${plan.provider.name}; image from ${plan.images.agent.dockerfile} (${plan.images.agent.dockerfileOrigin}) on ${plan.images.agent.baseImage}`,
+    `  provider:  ${plan.provider.name} ${plan.provider.version ?? "(the release its Dockerfile pins)"}; image from ${plan.images.agent.dockerfile} (${plan.images.agent.dockerfileOrigin}) on ${plan.images.agent.baseImage}`,
     `  backend:   ${plan.backend}; agent has no network, sidecars: ${plan.sidecars.daemons.join(", ")}`,
     `  egress:    ${hosts}; secrets from: ${Object.values(plan.sidecars.secrets).map(describeSource).join(", ") || "none"}`,
     `             upstream CAs: system${plan.sidecars.egressExtraCa ? ` + ${plan.sidecars.egressExtraCa}` : ""}; DLP holds wait ${plan.sidecars.egressHoldTimeoutMs / 1000} s for an answer in ${plan.sidecars.queueDir}`,

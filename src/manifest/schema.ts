@@ -103,9 +103,29 @@ export const GitGate = z.strictObject({
   repos: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a repository name (letters, digits, . _ -)"), GitRepo).optional(),
 });
 
+/**
+ * The agent's release: an exact npm version (2.1.332, 1.0.0-beta.2) or a
+ * dist-tag (latest, next). It reaches the image build as the AGENT_VERSION
+ * build arg, which a Dockerfile expands inside a shell command, so anything
+ * but these characters (a space, `$`, a quote, `;`, a range such as `^2`) is
+ * refused here. One regex, so the published JSON Schema carries it too.
+ */
+export const AgentVersion = z
+  .string()
+  // abort: an empty value is reported once, not also as a bad pattern
+  .min(1, { abort: true })
+  .max(64, "must be at most 64 characters")
+  .regex(
+    /^(?:[0-9]+\.[0-9]+\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?|[A-Za-z][A-Za-z0-9._-]*)$/,
+    "must be an npm version (such as 2.1.332) or dist-tag (such as latest): letters, digits, \".\", \"-\", \"_\" and \"+\" only (no range, space or shell character: it becomes a build arg)",
+  )
+  .describe("The agent's release the image installs: an npm version (such as 2.1.332) or dist-tag (such as latest); default: the release this bot-bottle pins.");
+
 export const AgentProvider = z.strictObject({
   /** claude | codex | the name of a user plugin under $BOT_BOTTLE_HOME/contrib/. */
   template: ManifestName,
+  /** Which release of the agent the image installs; the provider's pinned default when absent. */
+  version: AgentVersion.optional(),
   dockerfile: z.string().min(1).optional(),
   /** Name of the host secret holding the model API credential (Claude: a long-lived OAuth token by default): an environment variable, else a `bot-bottle secret set` entry. */
   auth_token: HostEnvName.optional(),
@@ -136,7 +156,9 @@ export const AgentProviderLayer = AgentProvider.partial({ template: true });
 export const BottleFrontmatter = z.strictObject({
   extends: NameOrNames.optional().describe("Parent bottle(s), merged left to right; this bottle wins."),
   env: z.record(HostEnvName, EnvValue).optional().describe("Variables for the agent: literal values only, never secrets."),
-  agent_provider: AgentProviderLayer.optional().describe("Which agent runs in the bottle (template claude | codex | a plugin) and how it authenticates."),
+  agent_provider: AgentProviderLayer.optional().describe(
+    "Which agent runs in the bottle (template claude | codex | a plugin), which release of it (version: an npm version or dist-tag) and how it authenticates.",
+  ),
   egress: Egress.optional().describe("The only hosts the agent may reach, and the credentials the proxy injects for them."),
   "git-gate": GitGate.optional().describe("Repositories the agent may fetch from and push to through the secret-scanning gate."),
   supervise: Supervise.optional().describe("Give the agent the supervise channel to ask for approvals (default true); {timeout_s} sets how long one request waits for an answer."),

@@ -68,6 +68,8 @@ export async function loadPluginProvider(home: string, template: string): Promis
     name: template,
     dockerfile: existsSync(dockerfile) ? dockerfile : null,
     dockerfileOrigin: "plugin",
+    // A plugin's Dockerfile that declares `ARG AGENT_VERSION=...` pins its own default; a bottle's version overrides it.
+    defaultVersion: null,
     guestUser: plugin.guestUser,
     guestHome: plugin.guestHome,
     setup: () => ({ env: plugin.env, routes: [], secrets: {}, files: [] }),

@@ -41,6 +41,12 @@ export interface Provider {
   /** The provider's own Dockerfile, or null when it has none (then the bottle must name one). */
   readonly dockerfile: string | null;
   readonly dockerfileOrigin: "plugin" | "provider";
+  /**
+   * The agent release its image installs when the bottle sets no
+   * `agent_provider.version` (passed as the AGENT_VERSION build arg); null
+   * leaves it to the Dockerfile's own ARG default.
+   */
+  readonly defaultVersion: string | null;
   readonly guestUser: string;
   readonly guestHome: string;
   /** Resolved at prepare time; may read host files (e.g. Codex's auth.json) but returns no secret value. */

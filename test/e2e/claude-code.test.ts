@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { tools } from "../../tools/registry.js";
 import { cliPath, repoRoot } from "../support/cli.js";
 import { describeWithDocker } from "../support/docker.js";
-import { describeWithE2eTools, e2eTool, e2eToolsBin } from "../support/e2e-tools.js";
+import { clientPath, describeWithE2eTools, e2eTool, serverNode } from "../support/e2e-tools.js";
 import { useMcpTestHome } from "../support/mcp-server.js";
 import { useTempDir } from "../support/temp-dir.js";
 import { anthropicMessages, startFakeModel, type FakeModel } from "./fake-model.js";
@@ -18,7 +18,7 @@ import { anthropicMessages, startFakeModel, type FakeModel } from "./fake-model.
 const TOOLS = tools.map((tool) => `mcp__bot-bottle__${tool.name}`);
 
 describeWithDocker("Claude Code as the outer MCP client", () => {
-  describeWithE2eTools("Claude Code as the outer MCP client (pinned)", ["claude"], () => {
+  describeWithE2eTools("Claude Code as the outer MCP client (pinned)", ["claude", "node"], () => {
     const server = useMcpTestHome();
     const root = useTempDir("bb-claude-e2e-");
     let home = "";
@@ -26,7 +26,7 @@ describeWithDocker("Claude Code as the outer MCP client", () => {
     let env: Record<string, string> = {};
     const install = (...extra: string[]) => {
       const serverEnvArgs = Object.entries(server.env).flatMap(([key, value]) => ["--env", `${key}=${value}`]);
-      return execa("node", [cliPath, "mcp", "install", "claude", "--scope", "user", ...extra, ...serverEnvArgs, "--", "node", cliPath, "mcp"], {
+      return execa(serverNode, [cliPath, "mcp", "install", "claude", "--scope", "user", ...extra, ...serverEnvArgs, "--", serverNode, cliPath, "mcp"], {
         env,
         extendEnv: false,
         cwd: project,
@@ -40,7 +40,7 @@ describeWithDocker("Claude Code as the outer MCP client", () => {
     beforeAll(() => {
       home = path.join(root.path, "home");
       project = path.join(root.path, "project");
-      env = { PATH: `${e2eToolsBin}:${process.env.PATH}`, HOME: home };
+      env = { PATH: clientPath(), HOME: home };
       for (const dir of [home, project]) mkdirSync(dir, { recursive: true });
     });
     afterAll(async () => {
@@ -57,10 +57,10 @@ describeWithDocker("Claude Code as the outer MCP client", () => {
       const config = JSON.parse(readFileSync(path.join(home, ".claude.json"), "utf8")) as { mcpServers: Record<string, { command: string; args: string[]; env: Record<string, string> }> };
       expect(Object.keys(config.mcpServers)).toEqual(["bot-bottle"]);
       // alwaysLoad: `claude -p` waits for the server before its first turn instead of going ahead without its tools.
-      expect(config.mcpServers["bot-bottle"]).toEqual({ type: "stdio", command: "node", args: [cliPath, "mcp"], env: server.env, alwaysLoad: true });
+      expect(config.mcpServers["bot-bottle"]).toEqual({ type: "stdio", command: serverNode, args: [cliPath, "mcp"], env: server.env, alwaysLoad: true });
 
       const list = await claude(["mcp", "list"], { MCP_TIMEOUT: "20000" });
-      expect(list.stdout).toMatch(/^bot-bottle: node .*cli\.js mcp - ✔ Connected$/m);
+      expect(list.stdout.split("\n")).toContain(`bot-bottle: ${serverNode} ${cliPath} mcp - ✔ Connected`);
       expect(list.stdout.match(/bot-bottle/g)).toHaveLength(1);
     });
 
@@ -117,14 +117,15 @@ describeWithDocker("Claude Code as the outer MCP client", () => {
   });
 });
 
-describeWithE2eTools("the packed package, registered with Claude Code as `npx -y bot-bottle mcp`", ["claude"], () => {
+describeWithE2eTools("the packed package, registered with Claude Code as `npx -y bot-bottle mcp`", ["claude", "node"], () => {
   const server = useMcpTestHome();
   const root = useTempDir("bb-claude-pack-");
 
   it("`npx -y bot-bottle mcp` from the tarball, registered by `bot-bottle mcp install claude --server-command npx`, shows connected", async () => {
     const home = path.join(root.path, "home");
     const project = path.join(root.path, "project");
-    const env = { PATH: `${e2eToolsBin}:${process.env.PATH}`, HOME: home };
+    // Here the server is what `npx -y bot-bottle mcp` starts: on the clients' PATH, so on Node 24.
+    const env = { PATH: clientPath(), HOME: home };
     mkdirSync(home, { recursive: true });
     mkdirSync(project, { recursive: true });
     // The suite's own build (npm test builds first): without --ignore-scripts, `prepare` would rebuild dist under the running suite.

@@ -5,7 +5,7 @@ import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { cliPath } from "../support/cli.js";
 import { describeWithDocker } from "../support/docker.js";
-import { describeWithE2eTools, e2eTool, e2eToolsBin } from "../support/e2e-tools.js";
+import { clientPath, describeWithE2eTools, e2eTool, serverNode } from "../support/e2e-tools.js";
 import { useMcpTestHome } from "../support/mcp-server.js";
 import { useTempDir } from "../support/temp-dir.js";
 import { openaiResponses, startFakeModel, type FakeModel } from "./fake-model.js";
@@ -18,7 +18,7 @@ import { openaiResponses, startFakeModel, type FakeModel } from "./fake-model.js
 const tool = (name: string) => `mcp__bot_bottle/${name}`;
 
 describeWithDocker("Codex as the outer MCP client", () => {
-  describeWithE2eTools("Codex as the outer MCP client (pinned)", ["codex"], () => {
+  describeWithE2eTools("Codex as the outer MCP client (pinned)", ["codex", "node"], () => {
     const server = useMcpTestHome();
     const root = useTempDir("bb-codex-e2e-");
     let codexHome = "";
@@ -29,7 +29,7 @@ describeWithDocker("Codex as the outer MCP client", () => {
     beforeAll(() => {
       codexHome = path.join(root.path, "codex");
       project = path.join(root.path, "project");
-      env = { PATH: `${e2eToolsBin}:${process.env.PATH}`, HOME: path.join(root.path, "home"), CODEX_HOME: codexHome };
+      env = { PATH: clientPath(), HOME: path.join(root.path, "home"), CODEX_HOME: codexHome };
       for (const dir of [codexHome, project, env.HOME!]) mkdirSync(dir, { recursive: true });
     });
     afterAll(async () => {
@@ -38,7 +38,7 @@ describeWithDocker("Codex as the outer MCP client", () => {
 
     it("`bot-bottle mcp install codex` registers the server, idempotently", async () => {
       const envArgs = Object.entries(server.env).flatMap(([key, value]) => ["--env", `${key}=${value}`]);
-      const install = () => execa("node", [cliPath, "mcp", "install", "codex", ...envArgs, "--", "node", cliPath, "mcp"], { env, extendEnv: false, cwd: project, reject: false });
+      const install = () => execa(serverNode, [cliPath, "mcp", "install", "codex", ...envArgs, "--", serverNode, cliPath, "mcp"], { env, extendEnv: false, cwd: project, reject: false });
       for (const attempt of [await install(), await install()]) {
         expect(attempt.exitCode, attempt.stderr).toBe(0);
         expect(attempt.stdout).toMatch(/registered the bot-bottle MCP server with codex/);
@@ -50,7 +50,8 @@ describeWithDocker("Codex as the outer MCP client", () => {
       expect(config).toContain(`args = ["${cliPath}", "mcp"]`);
       expect(config).toContain(`BOT_BOTTLE_HOME = "${server.home}"`);
       const listed = await execa(e2eTool("codex"), ["mcp", "list"], { env, extendEnv: false, reject: false });
-      expect(listed.stdout).toMatch(/^bot-bottle\s+node\s+\S*cli\.js mcp\s.*enabled/m);
+      expect(listed.stdout.split("\n").find((line) => line.startsWith("bot-bottle "))?.split(/\s+/).slice(0, 4)).toEqual(["bot-bottle", serverNode, cliPath, "mcp"]);
+      expect(listed.stdout).toMatch(/^bot-bottle\s.*\benabled\b/m);
       // Codex reads what install set: it waits for the server before the first turn, and lets long starts and runs finish.
       expect(parseToml(config)).toMatchObject({ mcp_servers: { "bot-bottle": { required: true, startup_timeout_sec: 60, tool_timeout_sec: 3600 } } });
       const entry = await execa(e2eTool("codex"), ["mcp", "get", "bot-bottle"], { env, extendEnv: false, reject: false });

@@ -3,7 +3,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { tools } from "../../tools/registry.js";
 import { cliPath } from "../support/cli.js";
-import { describeWithE2eTools, e2eTool } from "../support/e2e-tools.js";
+import { clientPath, describeWithE2eTools, e2eTool, serverNode } from "../support/e2e-tools.js";
 import { startHttpServer, useMcpTestHome, type HttpServerProcess } from "../support/mcp-server.js";
 
 // The MCP Inspector's CLI, a client written by the protocol's authors, against
@@ -11,11 +11,13 @@ import { startHttpServer, useMcpTestHome, type HttpServerProcess } from "../supp
 
 const TOOL_NAMES = tools.map((tool) => tool.name);
 
-describeWithE2eTools("the MCP Inspector CLI drives the server", ["mcp-inspector"], () => {
+describeWithE2eTools("the MCP Inspector CLI drives the server", ["mcp-inspector", "node"], () => {
   const fixture = useMcpTestHome();
   let server: HttpServerProcess;
-  const inspector = (args: string[]) => execa(e2eTool("mcp-inspector"), ["--cli", ...args], { reject: false, cwd: os.tmpdir(), timeout: 60_000 });
-  const overStdio = (args: string[]) => inspector(["-e", `BOT_BOTTLE_HOME=${fixture.home}`, "node", cliPath, "mcp", ...args]);
+  // The Inspector (which requires Node >= 22) runs on the pinned Node 24; the server it starts on the tests' own Node.
+  const inspector = (args: string[]) =>
+    execa(e2eTool("mcp-inspector"), ["--cli", ...args], { env: { PATH: clientPath() }, reject: false, cwd: os.tmpdir(), timeout: 60_000 });
+  const overStdio = (args: string[]) => inspector(["-e", `BOT_BOTTLE_HOME=${fixture.home}`, serverNode, cliPath, "mcp", ...args]);
 
   beforeAll(async () => {
     server = await startHttpServer(fixture.env);

@@ -5,7 +5,8 @@ import { describe, it } from "vitest";
 // Suites that need a real Docker engine. In CI a missing engine fails loudly;
 // locally the suite is skipped with a name that says why and how to fix it.
 
-const LOCAL_BASE_IMAGE = "bot-bottle/base:bookworm";
+/** scripts/base-image.sh builds it: Debian bookworm with Node 24, standing in for node:24-bookworm. */
+const LOCAL_BASE_IMAGE = "bot-bottle/base:node24-bookworm";
 
 async function probeEngine(): Promise<{ ok: boolean; reason: string }> {
   const result = await execa("docker", ["info", "--format", "{{.ServerVersion}}"], { reject: false });
@@ -32,7 +33,7 @@ export function engineTestEnv(): Record<string, string> {
   return env;
 }
 
-export const baseImage = () => process.env.BOT_BOTTLE_BASE_IMAGE ?? (localBaseExists ? LOCAL_BASE_IMAGE : "node:20-bookworm");
+export const baseImage = () => process.env.BOT_BOTTLE_BASE_IMAGE ?? (localBaseExists ? LOCAL_BASE_IMAGE : "node:24-bookworm");
 
 export function describeWithDocker(name: string, body: () => void): void {
   if (engine.ok) {

@@ -4,14 +4,26 @@ import { describe, it } from "vitest";
 import { repoRoot } from "./cli.js";
 
 // The real MCP clients the e2e suites drive, installed at pinned versions by
-// scripts/install-e2e-tools.sh. In CI a missing client fails the suite;
-// locally the suite is skipped with a name that says how to install them.
+// scripts/install-e2e-tools.sh together with the Node 24 they run on. In CI a
+// missing client fails the suite; locally the suite is skipped with a name
+// that says how to install them.
 
 export const e2eToolsBin = path.join(repoRoot, ".e2e-tools", "node_modules", ".bin");
 
-export type E2eTool = "claude" | "codex" | "mcp-inspector";
+/** `node` is the pinned Node 24: current Claude Code and the Inspector require Node >= 22. */
+export type E2eTool = "claude" | "codex" | "mcp-inspector" | "node";
 
 export const e2eTool = (name: E2eTool) => path.join(e2eToolsBin, name);
+
+/**
+ * PATH for the clients: the pinned tools first, so `node` there is Node 24
+ * and every client (and anything it runs through `node`) runs on it. The
+ * server under test is never started as `node` from this PATH but as
+ * `serverNode`, so it runs on the Node running the tests (the machine's own,
+ * Node 20 here: the oldest Node the package supports).
+ */
+export const clientPath = () => `${e2eToolsBin}:${process.env.PATH}`;
+export const serverNode = process.execPath;
 
 const INSTALL_HINT = "install them with: bash scripts/install-e2e-tools.sh";
 

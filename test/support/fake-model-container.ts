@@ -101,7 +101,7 @@ export async function startFakeModelContainer(options: {
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node20",
+    target: "node24",
     logLevel: "warning",
   });
   const leaf = await options.ca.leaf(options.host);

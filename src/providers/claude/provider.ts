@@ -6,18 +6,25 @@ import { claudeHeadless } from "./headless.js";
 import { claudeServerJson } from "./mcp-server-json.js";
 
 const GUEST_HOME = "/home/node";
+/** The Claude Code release bottles run unless they set agent_provider.version (the Dockerfile's ARG default agrees). */
+export const CLAUDE_CODE_VERSION = "2.1.332";
+const EXACT_VERSION = /^[0-9]+\.[0-9]+\.[0-9]+/;
 const DEFAULT_API = "https://api.anthropic.com";
 /** Fixed, non-secret stand-ins: Claude Code starts without a login, egress swaps in the real credential. */
 export const CLAUDE_PLACEHOLDER_TOKEN = "bot-bottle-placeholder-oauth-token";
 export const CLAUDE_PLACEHOLDER_API_KEY = "sk-ant-api03-bot-bottle-placeholder";
 
-/** Claude Code's first-run state, pre-answered so headless runs never stop at a prompt. */
-function onboardingState(workspace: string, apiKey: string | undefined) {
+/**
+ * Claude Code's first-run state, pre-answered so headless runs never stop at a
+ * prompt. `version` is the release onboarding was "completed" for: the one the
+ * image installs (a dist-tag names none, so the default stands in for it).
+ */
+function onboardingState(workspace: string, apiKey: string | undefined, version: string) {
   return {
     // An interactive session asks once whether to use a key from the environment; it is the placeholder.
     ...(apiKey ? { customApiKeyResponses: { approved: [apiKey.slice(-20)], rejected: [] } } : {}),
     hasCompletedOnboarding: true,
-    lastOnboardingVersion: "2.1.197",
+    lastOnboardingVersion: version,
     numStartups: 1,
     autoUpdates: false,
     bypassPermissionsModeAccepted: true,
@@ -29,6 +36,7 @@ export const claudeProvider: Provider = {
   name: "claude",
   dockerfile: path.join(assetPaths.providerDockerfileDir("claude"), "Dockerfile"),
   dockerfileOrigin: "provider",
+  defaultVersion: CLAUDE_CODE_VERSION,
   guestUser: "node",
   guestHome: GUEST_HOME,
   setup({ bottle }) {
@@ -51,7 +59,8 @@ export const claudeProvider: Provider = {
       routes.push({ host, auth: { scheme: apiKey ? "x-api-key" : "Bearer", token_ref: provider.auth_token } });
       secrets[provider.auth_token] = { kind: "env", name: provider.auth_token };
     }
-    const state = onboardingState(`${GUEST_HOME}/workspace`, provider.auth_kind === "api_key" ? CLAUDE_PLACEHOLDER_API_KEY : undefined);
+    const version = provider.version !== undefined && EXACT_VERSION.test(provider.version) ? provider.version : CLAUDE_CODE_VERSION;
+    const state = onboardingState(`${GUEST_HOME}/workspace`, provider.auth_kind === "api_key" ? CLAUDE_PLACEHOLDER_API_KEY : undefined, version);
     const files = [{ path: `${GUEST_HOME}/.claude.json`, content: JSON.stringify(state, null, 2) + "\n", mode: 0o600 }];
     if (provider.settings) {
       files.push({ path: `${GUEST_HOME}/.claude/settings.json`, content: JSON.stringify(provider.settings, null, 2) + "\n", mode: 0o600 });

@@ -9,6 +9,8 @@ import { codexHeadless } from "./headless.js";
 import { codexMcpSettingsCommand, codexMcpWaitSettings } from "./mcp-settings.js";
 
 const GUEST_HOME = "/home/node";
+/** The Codex release bottles run unless they set agent_provider.version (the Dockerfile's ARG default agrees). */
+export const CODEX_VERSION = "0.171.0";
 const CODEX_HOME = `${GUEST_HOME}/.codex`;
 /** The hosts Codex sends its model traffic to when signed in with ChatGPT, or with an API key. */
 const CHATGPT_API = "chatgpt.com";
@@ -38,6 +40,7 @@ export const codexProvider: Provider = {
   name: "codex",
   dockerfile: path.join(assetPaths.providerDockerfileDir("codex"), "Dockerfile"),
   dockerfileOrigin: "provider",
+  defaultVersion: CODEX_VERSION,
   guestUser: "node",
   guestHome: GUEST_HOME,
   setup({ bottle, hostEnv, prompt }) {

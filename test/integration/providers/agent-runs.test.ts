@@ -4,7 +4,8 @@ import path from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { CLAUDE_PLACEHOLDER_API_KEY, CLAUDE_PLACEHOLDER_TOKEN } from "../../../src/providers/claude/provider.js";
+import { CLAUDE_CODE_VERSION, CLAUDE_PLACEHOLDER_API_KEY, CLAUDE_PLACEHOLDER_TOKEN } from "../../../src/providers/claude/provider.js";
+import { CODEX_VERSION } from "../../../src/providers/codex/provider.js";
 import { describeWithDocker, engineTestEnv } from "../../support/docker.js";
 import { createTestInternet, createTestCa, type TestInternet, startFakeModelContainer } from "../../support/fake-model-container.js";
 import { connectStdio } from "../../support/mcp-server.js";
@@ -127,14 +128,17 @@ describeWithDocker("bottled agents answer prompts with credentials they never ho
   }
 
   it.each([
-    { provider: "claude", agent: "claude-runner", dialect: "anthropic", header: "authorization: Bearer ", secret: () => claudeToken, placeholder: CLAUDE_PLACEHOLDER_TOKEN },
-    { provider: "claude with an API key", agent: "claude-key-runner", dialect: "anthropic", header: "x-api-key: ", secret: () => claudeApiKey, placeholder: CLAUDE_PLACEHOLDER_API_KEY },
-    { provider: "codex", agent: "codex-runner", dialect: "openai", header: "authorization: Bearer ", secret: () => codexAccessToken, placeholder: "bot-bottle-placeholder" },
-  ] as const)("$provider: exec_in_bottle with a prompt returns the fake model's answer", async ({ provider, agent, dialect, header, secret: secretOf, placeholder }) => {
+    { provider: "claude", agent: "claude-runner", dialect: "anthropic", header: "authorization: Bearer ", secret: () => claudeToken, placeholder: CLAUDE_PLACEHOLDER_TOKEN, release: ["claude --version", `${CLAUDE_CODE_VERSION} (Claude Code)`] },
+    { provider: "claude with an API key", agent: "claude-key-runner", dialect: "anthropic", header: "x-api-key: ", secret: () => claudeApiKey, placeholder: CLAUDE_PLACEHOLDER_API_KEY, release: ["claude --version", `${CLAUDE_CODE_VERSION} (Claude Code)`] },
+    { provider: "codex", agent: "codex-runner", dialect: "openai", header: "authorization: Bearer ", secret: () => codexAccessToken, placeholder: "bot-bottle-placeholder", release: ["codex --version", `codex-cli ${CODEX_VERSION}`] },
+  ] as const)("$provider: the pinned current release on Node 24, and exec_in_bottle with a prompt returns the fake model's answer", async ({ provider, agent, dialect, header, secret: secretOf, placeholder, release }) => {
     const record = await call("start_bottle", { agent });
     const id = String(record.id);
     started.push(id);
     await internet.connect(`bot-bottle-${id}-bundle`);
+    const [versionCommand, expectedVersion] = release;
+    const versions = await call("exec_in_bottle", { bottle_id: id, command: `node --version && ${versionCommand}` });
+    expect(String(versions.stdout).trim().split("\n"), String(versions.stderr)).toEqual([expect.stringMatching(/^v24\./), expectedVersion]);
     const fake = await startFakeModelContainer({ name: `bb-fake-${agent}-${process.pid}`, network: internet.name, host: FAKE_HOST, dialect, steps: [], answer: ANSWER, ca });
     try {
       const progress: string[] = [];

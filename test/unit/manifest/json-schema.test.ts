@@ -33,6 +33,14 @@ describe("the JSON Schema of manifests", () => {
     expect(resources.properties.pids?.type).toBe("integer");
   });
 
+  it("publishes agent_provider.version with the loader's pattern: npm versions and dist-tags, nothing a shell would expand", () => {
+    const schema = frontmatterJsonSchema("bottle") as JsonSchema & { properties: { agent_provider: { properties: { version: { pattern: string } } } } };
+    const pattern = new RegExp(schema.properties.agent_provider.properties.version.pattern);
+    const good = ["2.1.332", "0.171.0", "1.0.0-beta.2", "1.0.0+build.7", "latest", "next"];
+    expect(good.filter((v) => pattern.test(v))).toEqual(good);
+    expect(["2.1.332; rm -rf /", "$(id)", "`id`", "^2.1.0", ">=2", "2.1.x || 3", "2.1", " latest", "-rf"].filter((v) => pattern.test(v))).toEqual([]);
+  });
+
   it("describes agent frontmatter", () => {
     const schema = frontmatterJsonSchema("agent") as JsonSchema;
     expect(Object.keys(schema.properties ?? {})).toEqual(["bottle", "skills", "git-gate", "name", "description", "model", "color"]);

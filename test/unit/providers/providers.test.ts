@@ -6,7 +6,7 @@ import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RESOURCES } from "../../../src/manifest/resources.js";
 import type { EffectiveBottle } from "../../../src/manifest/schema.js";
-import { CLAUDE_PLACEHOLDER_API_KEY, CLAUDE_PLACEHOLDER_TOKEN, claudeProvider } from "../../../src/providers/claude/provider.js";
+import { CLAUDE_CODE_VERSION, CLAUDE_PLACEHOLDER_API_KEY, CLAUDE_PLACEHOLDER_TOKEN, claudeProvider } from "../../../src/providers/claude/provider.js";
 import { jwtClaims } from "../../../src/providers/codex/auth.js";
 import { codexProvider } from "../../../src/providers/codex/provider.js";
 import { resolveProvider } from "../../../src/providers/registry.js";
@@ -50,6 +50,15 @@ describe("claude provider", () => {
     expect(state.projects["/home/node/workspace"].hasTrustDialogAccepted).toBe(true);
     expect(JSON.parse(setup.files.find((f) => f.path === "/home/node/.claude/settings.json")!.content)).toEqual({ includeCoAuthoredBy: false });
     expect(setup.routes).toEqual([]);
+  });
+
+  it.each([
+    [undefined, CLAUDE_CODE_VERSION],
+    ["2.1.197", "2.1.197"],
+    ["latest", CLAUDE_CODE_VERSION],
+  ])("marks onboarding done for the release the image installs (version %s: %s)", (version, onboarded) => {
+    const setup = claudeProvider.setup({ bottle: bottle({ template: "claude", ...(version === undefined ? {} : { version }) }), hostEnv: {}, prompt: "" });
+    expect(JSON.parse(setup.files.find((f) => f.path === "/home/node/.claude.json")!.content).lastOnboardingVersion).toBe(onboarded);
   });
 
   it("registers MCP servers at user scope over HTTP, loaded before the first turn", () => {
