@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { HostSecrets } from "../../../src/secrets/host-secrets.js";
+import { SecretStore } from "../../../src/secrets/store.js";
 import { imageTag } from "../../../backends/docker/images.js";
 import { AGENT_VERSION_ARG, planSummary, prepare } from "../../../src/engine/prepare.js";
 import { StateStore } from "../../../src/engine/state.js";
@@ -16,7 +18,8 @@ import { fixtureDir, manifest } from "../manifest/fixture-home.js";
 async function planFor(files: Record<string, string>) {
   const home = await fixtureDir(files);
   // A base image name no engine holds: imageTag keys on the name, never on a local image.
-  return prepare({ agent: "hello" }, { home, cwd: home, env: { BOT_BOTTLE_BASE_IMAGE: "bot-bottle-test/no-such-base:1" } });
+  const env = { BOT_BOTTLE_BASE_IMAGE: "bot-bottle-test/no-such-base:1" };
+  return prepare({ agent: "hello" }, { home, cwd: home, env, secrets: new HostSecrets(env, new SecretStore(home)) });
 }
 
 const PLUGIN = 'export const provider = { headless: { argv: (r) => ["my-agent", r.prompt] } };';
@@ -102,7 +105,7 @@ describe("agent_provider.version", () => {
       "agents/hello.md": manifest("bottle: pinned"),
     });
     const dockerfile = path.join(home, "contrib", "mine", "Dockerfile");
-    await expect(prepare({ agent: "hello" }, { home, cwd: home, env: {} })).rejects.toThrow(
+    await expect(prepare({ agent: "hello" }, { home, cwd: home, env: {}, secrets: new HostSecrets({}, new SecretStore(home)) })).rejects.toThrow(
       `bottle pinned sets agent_provider.version 2.0.0, but its image's Dockerfile ${dockerfile} declares no \`ARG AGENT_VERSION\`, so the version would be ignored`,
     );
   });
