@@ -11,7 +11,8 @@ export function demoCommand(): Command {
         "Needs a running Docker engine, and no model token or MCP client. It runs in a home of its own ($XDG_CACHE_HOME/bot-bottle/demo, " +
         "default ~/.cache/bot-bottle/demo), never yours",
     )
-    .action(async () => {
+    .option("--no-internet", "skip the request to the declared public host (step 4): nothing leaves this machine, not even a DNS lookup")
+    .action(async (options: { internet: boolean }) => {
       // The walk-through is the output; the engine's routine info lines would drown it (BOT_BOTTLE_LOG still wins).
       if (process.env.BOT_BOTTLE_LOG === undefined) log.level = "warn";
       // Ctrl-C stops the current step and removes everything; a second one leaves at once.
@@ -29,7 +30,7 @@ export function demoCommand(): Command {
       const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
       for (const signal of signals) process.on(signal, onSignal);
       try {
-        await runDemo({ home, env: process.env, say: (line) => process.stdout.write(`${line}\n`), signal: controller.signal });
+        await runDemo({ home, env: process.env, say: (line) => process.stdout.write(`${line}\n`), signal: controller.signal, internet: options.internet });
       } finally {
         for (const signal of signals) process.off(signal, onSignal);
       }

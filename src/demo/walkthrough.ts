@@ -41,6 +41,8 @@ export interface DemoOptions {
   say: (line: string) => void;
   /** Aborted on Ctrl-C: the current step stops and everything is removed. */
   signal: AbortSignal;
+  /** Whether step 4 may reach out (a DNS lookup and a connection to the declared public host); false keeps every request on this machine. */
+  internet: boolean;
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
@@ -120,14 +122,23 @@ async function walkThrough(engine: Engine, id: string, options: DemoOptions): Pr
   say(`${INDENT}${describe(refused, REFUSED_URL)}`);
 
   const allowedUrl = `https://${ALLOWED_HOST}`;
-  step(say, 4, `Egress lets the host the bottle declares through: curl ${allowedUrl}`);
-  const allowed = readEgressOutcome(await exec(curlThroughEgress(allowedUrl)));
-  if (allowed.kind === "refused" || allowed.kind === "no-egress") throw new UserError(`egress should have let ${ALLOWED_HOST} through, but ${describe(allowed, ALLOWED_HOST)}`);
-  say(`${INDENT}${describe(allowed, ALLOWED_HOST)}`);
+  if (!options.internet) {
+    step(say, 4, `Egress lets the host the bottle declares through: curl ${allowedUrl}`);
+    say(`${INDENT}skipped (--no-internet): nothing leaves this machine, not even a DNS lookup`);
+  } else {
+    await allowedRequest(exec, say, allowedUrl);
+  }
 
   step(say, 5, `The agent asks for approval through supervise (request-approval at ${SUPERVISE_URL}, inside the bottle); the demo answers`);
   const answer = await approveAgentRequest(engine, id, options);
   say(`${INDENT}the agent got the answer: ${answer}`);
+}
+
+async function allowedRequest(exec: (command: string[]) => Promise<{ exit_code: number; stdout: string; stderr: string }>, say: DemoOptions["say"], allowedUrl: string): Promise<void> {
+  step(say, 4, `Egress lets the host the bottle declares through: curl ${allowedUrl}`);
+  const allowed = readEgressOutcome(await exec(curlThroughEgress(allowedUrl)));
+  if (allowed.kind === "refused" || allowed.kind === "no-egress") throw new UserError(`egress should have let ${ALLOWED_HOST} through, but ${describe(allowed, ALLOWED_HOST)}`);
+  say(`${INDENT}${describe(allowed, ALLOWED_HOST)}`);
 }
 
 /** What curl's request came to, in a sentence. */

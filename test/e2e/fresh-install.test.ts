@@ -145,7 +145,8 @@ describeWithDocker("a fresh clone, installed and run as the README says", () => 
 
     it("the README's demo line runs every step against the real engine and leaves nothing behind", async () => {
       const cache = path.join(home, ".cache");
-      const run = await shell(demoLine!);
+      // --no-internet: tests reach nothing but loopback and their own containers (step 4 would look up a public host).
+      const run = await shell(`${demoLine!} --no-internet`);
       expect(run.exitCode, run.stderr).toBe(0);
       expectEveryDemoStep(run.stdout, demoHomeIn(cache));
       await expectNothingLeft(demoHomeIn(cache));

@@ -27,7 +27,7 @@ describeWithDocker("bot-bottle demo", () => {
   });
 
   it("walks through a command, an egress refusal, an allowed host and an approved supervise request, then removes everything", async () => {
-    const run = await execa("node", [cliPath, "demo"], { env, reject: false, timeout: 900_000 });
+    const run = await execa("node", [cliPath, "demo", "--no-internet"], { env, reject: false, timeout: 900_000 });
     expect(run.exitCode, run.stderr).toBe(0);
     expectEveryDemoStep(run.stdout, home);
     await expectNothingLeft(home);
@@ -35,7 +35,7 @@ describeWithDocker("bot-bottle demo", () => {
   });
 
   it("on Ctrl-C, stops where it is and removes the bottle and everything it made", async () => {
-    const demo = execa("node", [cliPath, "demo"], { env, reject: false, timeout: 900_000 });
+    const demo = execa("node", [cliPath, "demo", "--no-internet"], { env, reject: false, timeout: 900_000 });
     let stdout = "";
     demo.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     // Interrupt once the bottle runs: the demo's own removal is what is tested, not the launch's.
@@ -55,7 +55,7 @@ describeWithDocker("bot-bottle demo", () => {
   });
 
   it("after a demo killed outright (nothing can clean up then), the next one removes what it left, then runs", async () => {
-    const killed = execa("node", [cliPath, "demo"], { env, reject: false, timeout: 900_000 });
+    const killed = execa("node", [cliPath, "demo", "--no-internet"], { env, reject: false, timeout: 900_000 });
     let stdout = "";
     killed.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     const id = await waitUntil("the demo bottle to run", async () => /bottle (demo-[0-9a-f]{8}) is running/.exec(stdout)?.[1], { timeoutMs: 600_000, intervalMs: 100 });
@@ -64,7 +64,7 @@ describeWithDocker("bot-bottle demo", () => {
     const left = await execa("docker", ["ps", "-q", "--filter", `label=bot-bottle.id=${id}`]);
     expect(left.stdout.trim().split("\n"), "the killed demo's containers still run").toHaveLength(2);
 
-    const run = await execa("node", [cliPath, "demo"], { env, reject: false, timeout: 900_000 });
+    const run = await execa("node", [cliPath, "demo", "--no-internet"], { env, reject: false, timeout: 900_000 });
     expect(run.exitCode, run.stderr).toBe(0);
     const name = `bot-bottle-${id}`;
     expect(run.stdout).toContain(
@@ -80,7 +80,7 @@ describe("bot-bottle demo without a Docker engine", () => {
 
   it("says how to start one, and writes nothing", async () => {
     const cache = path.join(root.path, "cache");
-    const run = await execa("node", [cliPath, "demo"], { env: { DOCKER_HOST: `unix://${path.join(root.path, "no-engine.sock")}`, XDG_CACHE_HOME: cache }, reject: false });
+    const run = await execa("node", [cliPath, "demo", "--no-internet"], { env: { DOCKER_HOST: `unix://${path.join(root.path, "no-engine.sock")}`, XDG_CACHE_HOME: cache }, reject: false });
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toMatch(/^bot-bottle: the demo needs a Docker engine: no Docker engine answers \(.*\)\. Start one \(Docker Desktop, colima, or `sudo dockerd`/);
     expect(run.stdout).toBe("");
