@@ -10,7 +10,7 @@ import { RUN_MARKER, RunId, RunRead, RUNS_DIR, type RunSpec, RunSpec as RunSpecS
 //   runner.js start                  (root) spec on stdin; starts a detached monitor, prints the status
 //   runner.js monitor RUN_ID         (root, detached) runs the command as the spec's user, records how it ended
 //   runner.js status [RUN_ID...]     every (or the named) run's status, JSON
-//   runner.js read RUN_ID OUT ERR MAX [TAIL]   status and output from byte offsets, JSON
+//   runner.js read RUN_ID OUT ERR MAX_OUT MAX_ERR TAIL   status and output from byte offsets, JSON
 //   runner.js cancel RUN_ID          (root) kills every process of the run
 //   runner.js kill-marked RUN_ID     (the run's user) kills every process carrying the run's marker
 //
@@ -195,11 +195,11 @@ function part(id: string, stream: "stdout" | "stderr", offset: number, max: numb
   }
 }
 
-function read(id: string, outOffset: number, errOffset: number, max: number, tail: number): void {
+function read(id: string, outOffset: number, errOffset: number, maxOut: number, maxErr: number, tail: number): void {
   const status = currentStatus(id) ?? fail(`no run ${id} in this bottle`);
-  const stdout = part(id, "stdout", outOffset, max);
+  const stdout = part(id, "stdout", outOffset, maxOut);
   const stdoutTail = tail > 0 ? part(id, "stdout", Math.max(0, stdout.size - tail), tail).text : null;
-  const answer = RunRead.parse({ status, stdout, stderr: part(id, "stderr", errOffset, max), stdout_tail: stdoutTail });
+  const answer = RunRead.parse({ status, stdout, stderr: part(id, "stderr", errOffset, maxErr), stdout_tail: stdoutTail });
   process.stdout.write(`${JSON.stringify(answer)}\n`);
 }
 
@@ -219,7 +219,14 @@ async function main(): Promise<void> {
     case "status":
       return status(args);
     case "read":
-      return read(args[0] ?? fail("read needs a run id"), count(args[1], "stdout offset"), count(args[2], "stderr offset"), count(args[3], "max bytes"), count(args[4] ?? "0", "tail bytes"));
+      return read(
+        args[0] ?? fail("read needs a run id"),
+        count(args[1], "stdout offset"),
+        count(args[2], "stderr offset"),
+        count(args[3], "stdout max bytes"),
+        count(args[4], "stderr max bytes"),
+        count(args[5], "tail bytes"),
+      );
     case "cancel":
       return cancel(args[0] ?? fail("cancel needs a run id"));
     case "kill-marked":

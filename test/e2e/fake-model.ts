@@ -6,8 +6,12 @@ import type { AddressInfo } from "node:net";
 // The Anthropic Messages and OpenAI Responses dialects share it.
 
 export type Step = { tool: string; input: Record<string, unknown> } | { text: string };
-/** The step for this turn, from the results of the tools called so far (in order). */
-export type Script = (toolResults: string[]) => Step;
+/**
+ * The step for this turn, from the results of the tools called so far (in
+ * order). It may take its time (a test wiring its stand-in internet before
+ * the next step); the client waits for the answer like for a slow model.
+ */
+export type Script = (toolResults: string[]) => Step | Promise<Step>;
 
 export interface FakeModel {
   url: string;
@@ -113,7 +117,7 @@ export async function startFakeModel(dialect: Dialect, script: Script): Promise<
   const server = http.createServer((req, res) => {
     let raw = "";
     req.on("data", (chunk: Buffer) => (raw += chunk.toString()));
-    req.on("end", () => {
+    req.on("end", async () => {
       if (req.method !== "POST") {
         res.writeHead(200, { "content-type": "application/json" }).end("{}");
         return;
@@ -124,7 +128,7 @@ export async function startFakeModel(dialect: Dialect, script: Script): Promise<
         const results = dialect.toolResults(body);
         model.toolResults.splice(0, model.toolResults.length, ...results);
         model.offeredTools.push(dialect.offeredTools(body));
-        step = script(results);
+        step = await script(results);
       }
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
       for (const { event, data } of dialect.events(step, ++turn)) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);

@@ -24,8 +24,15 @@ export async function runStatusesIn(bottle: Bottle, ids: string[]): Promise<RunS
   return z.array(RunStatus).parse(await runner(bottle, ["status", ...ids]));
 }
 
-export async function readRunIn(bottle: Bottle, id: string, offsets: { stdout: number; stderr: number }, maxBytes: number, tailBytes: number): Promise<RunRead> {
-  return RunRead.parse(await runner(bottle, ["read", id, String(offsets.stdout), String(offsets.stderr), String(maxBytes), String(tailBytes)]));
+export async function readRunIn(
+  bottle: Bottle,
+  id: string,
+  offsets: { stdout: number; stderr: number },
+  maxBytes: { stdout: number; stderr: number },
+  tailBytes: number,
+): Promise<RunRead> {
+  const args = ["read", id, String(offsets.stdout), String(offsets.stderr), String(maxBytes.stdout), String(maxBytes.stderr), String(tailBytes)];
+  return RunRead.parse(await runner(bottle, args));
 }
 
 export async function cancelRunIn(bottle: Bottle, id: string): Promise<RunStatus> {

@@ -159,21 +159,25 @@ export class Runs {
     return entries.map((entry) => record(entry, statuses.get(entry.run_id)!));
   }
 
-  async get(runId: string, offsets: { stdout: number; stderr: number }, maxBytes: number): Promise<RunResult> {
+  /** `promptStdout`: how much of a prompt run's raw event stream to return (its answer is read from the tail either way). */
+  async get(runId: string, offsets: { stdout: number; stderr: number }, maxBytes: number, limits: { promptStdout?: number } = {}): Promise<RunResult> {
     const entry = this.#entry(runId);
     const bottle = this.#bottle(entry);
     if (!bottle) {
       const empty = { text: "", offset: 0, next_offset: 0, size: 0 };
-      return { ...record(entry, this.#settle(entry, entry.final ?? lost(entry))), stdout: empty, stderr: empty, result_text: null, structured: null, usage: null };
+      return { ...record(entry, this.#settle(entry, entry.final ?? lost(entry))), result_text: null, structured: null, usage: null, stdout: empty, stderr: empty };
     }
-    const read = await readRunIn(bottle, runId, offsets, maxBytes, entry.kind === "prompt" ? RESULT_TAIL_BYTES : 0);
+    const prompt = entry.kind === "prompt";
+    const max = { stdout: prompt ? (limits.promptStdout ?? maxBytes) : maxBytes, stderr: maxBytes };
+    const read = await readRunIn(bottle, runId, offsets, max, prompt ? RESULT_TAIL_BYTES : 0);
     const status = this.#settle(entry, read.status);
     let outcome: Pick<RunResult, "result_text" | "structured" | "usage"> = { result_text: null, structured: null, usage: null };
     if (entry.kind === "prompt" && status.state !== "running" && read.stdout_tail !== null) {
       const provider = await resolveProvider(entry.provider!, this.context.home);
       outcome = provider.headless.outcome(read.stdout_tail);
     }
-    return { ...record(entry, status), stdout: read.stdout, stderr: read.stderr, ...outcome };
+    // The answer before the raw output: a client that cuts long tool results keeps what matters.
+    return { ...record(entry, status), ...outcome, stdout: read.stdout, stderr: read.stderr };
   }
 
   /** Kills the run inside its bottle; a run that already ended is left as it is. */
