@@ -12,8 +12,8 @@ import { UserError } from "../user-error.js";
 // time-ordered list of events, for bottle_activity, the activity resource and
 // `bot-bottle activity`.
 
-export const EgressEvent = z.object({
-  source: z.literal("egress"),
+/** What egress writes per decision (bytes once a forwarded request or tunnel is over; absent from older logs). */
+const EgressLine = z.object({
   time: z.string(),
   host: z.string().nullable(),
   port: z.number().nullable(),
@@ -21,6 +21,12 @@ export const EgressEvent = z.object({
   path: z.string().nullable(),
   decision: z.enum(["allow", "deny", "redact", "hold"]),
   reason: z.string(),
+  bytes_sent: z.number().nullable().optional(),
+  bytes_received: z.number().nullable().optional(),
+});
+
+export const EgressEvent = EgressLine.extend({
+  source: z.literal("egress"),
   bytes_sent: z.number().nullable(),
   bytes_received: z.number().nullable(),
 });
@@ -48,19 +54,6 @@ export const Activity = z.object({
   more: z.boolean(),
 });
 export type Activity = z.infer<typeof Activity>;
-
-/** What egress writes per decision. */
-const EgressLine = z.object({
-  time: z.string(),
-  host: z.string().nullable(),
-  port: z.number().nullable(),
-  method: z.string().nullable(),
-  path: z.string().nullable(),
-  decision: z.enum(["allow", "deny", "redact", "hold"]),
-  reason: z.string(),
-  bytes_sent: z.number().nullable().optional(),
-  bytes_received: z.number().nullable().optional(),
-});
 
 /** Without `since`, the most recent events; with it, those after it, oldest first. */
 const RECENT = 200;

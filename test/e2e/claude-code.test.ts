@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { tools } from "../../tools/registry.js";
 import { cliPath, repoRoot } from "../support/cli.js";
 import { describeWithDocker } from "../support/docker.js";
-import { clientPath, describeWithE2eTools, e2eTool, serverNode } from "../support/e2e-tools.js";
+import { claudeAgainstFake, clientPath, describeWithE2eTools, e2eTool, serverNode } from "../support/e2e-tools.js";
 import { useMcpTestHome } from "../support/mcp-server.js";
 import { useTempDir } from "../support/temp-dir.js";
 import { anthropicMessages, startFakeModel, type FakeModel } from "./fake-model.js";
@@ -88,13 +88,7 @@ describeWithDocker("Claude Code as the outer MCP client", () => {
             return { text: `workflow done: ${results.join(" || ")}` };
         }
       });
-      const run = await claude(["-p", "Run the bottle workflow.", "--output-format", "json", "--allowedTools", TOOLS.join(",")], {
-        ANTHROPIC_API_KEY: "sk-ant-fake-key-for-tests",
-        ANTHROPIC_BASE_URL: fake.url,
-        CLAUDE_CODE_MAX_RETRIES: "0",
-        ENABLE_TOOL_SEARCH: "false",
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-      });
+      const run = await claude(["-p", "Run the bottle workflow.", "--output-format", "json", "--allowedTools", TOOLS.join(",")], claudeAgainstFake(fake.url));
       expect(run.exitCode, run.stderr).toBe(0);
 
       // Claude Code offered the server's tools to the model...

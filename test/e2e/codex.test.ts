@@ -1,11 +1,11 @@
-import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { cliPath } from "../support/cli.js";
 import { describeWithDocker } from "../support/docker.js";
-import { clientPath, describeWithE2eTools, e2eTool, serverNode } from "../support/e2e-tools.js";
+import { clientPath, codexExec, describeWithE2eTools, e2eTool, serverNode } from "../support/e2e-tools.js";
 import { useMcpTestHome } from "../support/mcp-server.js";
 import { useTempDir } from "../support/temp-dir.js";
 import { openaiResponses, startFakeModel, type FakeModel } from "./fake-model.js";
@@ -75,29 +75,8 @@ describeWithDocker("Codex as the outer MCP client", () => {
             return { text: `workflow done: ${results.join(" || ")}` };
         }
       });
-      appendFileSync(
-        path.join(codexHome, "config.toml"),
-        `\n[model_providers.fake]\nname = "fake"\nbase_url = "${fake.url}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n`,
-      );
-      // Offline, Codex may keep reconnecting instead of exiting: `timeout` bounds it, and the fake's record is what is checked.
-      const run = await execa(
-        "timeout",
-        [
-          "180",
-          e2eTool("codex"),
-          "exec",
-          "--skip-git-repo-check",
-          "-c",
-          'model_provider="fake"',
-          // `codex exec` never asks, so tools that are not read-only need approval up front.
-          "-c",
-          'mcp_servers.bot-bottle.default_tools_approval_mode="approve"',
-          "-m",
-          "fake-model",
-          "Run the bottle workflow.",
-        ],
-        { env: { ...env, FAKE_API_KEY: "fake-key-for-tests" }, extendEnv: false, cwd: project, reject: false, stdin: "ignore" },
-      );
+      // Offline, Codex may keep reconnecting instead of exiting: the fake's record is what is checked.
+      const run = await codexExec({ codexHome, env, cwd: project, fakeUrl: fake.url, prompt: "Run the bottle workflow.", timeoutS: 180 });
 
       expect(fake.offeredTools[0], run.stderr).toEqual(expect.arrayContaining(["list_agents", "start_bottle", "exec_in_bottle", "stop_bottle", "list_bottles"].map(tool)));
       const [agents, started, exec, stopped] = fake.toolResults;

@@ -1,11 +1,11 @@
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { readAudit } from "../../src/supervise/audit.js";
 import { cliPath } from "../support/cli.js";
 import { describeWithDocker, engineTestEnv } from "../support/docker.js";
-import { clientPath, describeWithE2eTools, e2eTool, serverNode } from "../support/e2e-tools.js";
+import { claudeAgainstFake, clientPath, codexExec, describeWithE2eTools, e2eTool, serverNode } from "../support/e2e-tools.js";
 import { createTestCa, createTestInternet, type FakeModelContainer, startFakeModelContainer, type TestCa, type TestInternet } from "../support/fake-model-container.js";
 import { useTempDir } from "../support/temp-dir.js";
 import { anthropicMessages, type FakeModel, openaiResponses, type Script, startFakeModel, type Step } from "./fake-model.js";
@@ -222,15 +222,7 @@ describeWithDocker("orchestration: one outer agent fans out to a bottled Claude 
       outerModel = await startFakeModel(anthropicMessages, outerLoop((name) => `mcp__bot-bottle__${name}`, wireInternet, outcome));
       const tools = ["start_bottle", "exec_in_bottle", "wait_for_runs", "supervise_approve", "get_run", "stop_bottle"].map((name) => `mcp__bot-bottle__${name}`);
       const run = await execa(e2eTool("claude"), ["-p", "Fan the task out to two bottles.", "--output-format", "json", "--allowedTools", tools.join(",")], {
-        env: {
-          ...env,
-          ANTHROPIC_API_KEY: "sk-ant-fake-key-for-tests",
-          ANTHROPIC_BASE_URL: outerModel.url,
-          CLAUDE_CODE_MAX_RETRIES: "0",
-          ENABLE_TOOL_SEARCH: "false",
-          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-          MCP_TOOL_TIMEOUT: "120000",
-        },
+        env: { ...env, ...claudeAgainstFake(outerModel.url), MCP_TOOL_TIMEOUT: "120000" },
         extendEnv: false,
         cwd: project,
         reject: false,
@@ -257,25 +249,7 @@ describeWithDocker("orchestration: one outer agent fans out to a bottled Claude 
       const outcome: Outcome = { bottles: { claude: "", codex: "" }, runs: { claude: "", codex: "" }, approved: null, waits: [], answers: {} };
       // Codex presents the server's tools in a namespace named after it, `-` made `_`.
       outerModel = await startFakeModel(openaiResponses, outerLoop((name) => `mcp__bot_bottle/${name}`, wireInternet, outcome));
-      appendFileSync(path.join(codexHome, "config.toml"), `\n[model_providers.fake]\nname = "fake"\nbase_url = "${outerModel.url}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n`);
-      // Offline, Codex may keep reconnecting instead of exiting: `timeout` bounds it.
-      const run = await execa(
-        "timeout",
-        [
-          "240",
-          e2eTool("codex"),
-          "exec",
-          "--skip-git-repo-check",
-          "-c",
-          'model_provider="fake"',
-          "-c",
-          'mcp_servers.bot-bottle.default_tools_approval_mode="approve"',
-          "-m",
-          "fake-model",
-          "Fan the task out to two bottles.",
-        ],
-        { env: { ...env, FAKE_API_KEY: "fake-key-for-tests" }, extendEnv: false, cwd: project, reject: false, stdin: "ignore" },
-      );
+      const run = await codexExec({ codexHome, env, cwd: project, fakeUrl: outerModel.url, prompt: "Fan the task out to two bottles.", timeoutS: 600 });
       expectTheLoopRan(outcome, outerModel.toolResults);
       expect(run.stdout, run.stderr).toContain("both bottled agents answered; the bottles are stopped");
     });

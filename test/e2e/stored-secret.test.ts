@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { cliPath } from "../support/cli.js";
 import { describeWithDocker, engineTestEnv } from "../support/docker.js";
-import { describeWithE2eTools, e2eTool, e2eToolsBin } from "../support/e2e-tools.js";
+import { claudeAgainstFake, codexExec, describeWithE2eTools, e2eTool, e2eToolsBin } from "../support/e2e-tools.js";
 import { createTestCa, createTestInternet, type FakeModelContainer, startFakeModelContainer, type TestInternet } from "../support/fake-model-container.js";
 import { useTempDir } from "../support/temp-dir.js";
 import { anthropicMessages, type FakeModel, openaiResponses, type Script, startFakeModel } from "./fake-model.js";
@@ -169,14 +169,7 @@ describeWithDocker("a token only in the secret store reaches egress from a serve
         e2eTool("claude"),
         ["-p", "Run the bottle workflow.", "--output-format", "json", "--allowedTools", ["start_bottle", "exec_in_bottle", "stop_bottle"].map((t) => `mcp__bot-bottle__${t}`).join(",")],
         {
-          env: {
-            ...env,
-            ANTHROPIC_API_KEY: "sk-ant-fake-key-for-the-outer-client",
-            ANTHROPIC_BASE_URL: fake.url,
-            CLAUDE_CODE_MAX_RETRIES: "0",
-            ENABLE_TOOL_SEARCH: "false",
-            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-          },
+          env: { ...env, ...claudeAgainstFake(fake.url) },
           extendEnv: false,
           cwd: project,
           reject: false,
@@ -217,29 +210,8 @@ describeWithDocker("a token only in the secret store reaches egress from a serve
       const capture: Capture = { bottleId: "", argv: "", inspect: "" };
       // Codex presents the server's tools in a namespace named after it, `-` made `_`.
       fake = await startFakeModel(openaiResponses, workflow((name) => `mcp__bot_bottle/${name}`, capture));
-      appendFileSync(
-        path.join(codexHome, "config.toml"),
-        `\n[model_providers.fake]\nname = "fake"\nbase_url = "${fake.url}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n`,
-      );
       const credentialsBefore = (await inner.credentials()).length;
-      // Offline, Codex may keep reconnecting instead of exiting: `timeout` bounds it, and the fake's record is what is checked.
-      const run = await execa(
-        "timeout",
-        [
-          "480",
-          e2eTool("codex"),
-          "exec",
-          "--skip-git-repo-check",
-          "-c",
-          'model_provider="fake"',
-          "-c",
-          'mcp_servers.bot-bottle.default_tools_approval_mode="approve"',
-          "-m",
-          "fake-model",
-          "Run the bottle workflow.",
-        ],
-        { env: { ...env, FAKE_API_KEY: "fake-key-for-the-outer-client" }, extendEnv: false, cwd: project, reject: false, stdin: "ignore" },
-      );
+      const run = await codexExec({ codexHome, env, cwd: project, fakeUrl: fake.url, prompt: "Run the bottle workflow.", timeoutS: 480 });
       expect(run.stdout, run.stderr).toContain("workflow done");
       await expectTokenArrivedAndNowhereElse(capture, fake, credentialsBefore, [codexHome, clientHome, project]);
     });

@@ -1,5 +1,6 @@
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import path from "node:path";
+import { execa } from "execa";
 import { describe, it } from "vitest";
 import { repoRoot } from "./cli.js";
 
@@ -44,3 +45,39 @@ export function describeWithE2eTools(name: string, needed: readonly E2eTool[], b
     describe.skip(`${name} [skipped: ${reason}]`, body);
   }
 }
+
+/**
+ * `codex exec` as the outer client, its model the fake at `fakeUrl` (a custom
+ * provider added to CODEX_HOME's config) and bot-bottle's tools approved up
+ * front (`codex exec` never asks). Offline, Codex may keep reconnecting
+ * instead of exiting: `timeout` bounds it.
+ */
+export function codexExec(options: { codexHome: string; env: Record<string, string>; cwd: string; fakeUrl: string; prompt: string; timeoutS: number }) {
+  appendFileSync(
+    path.join(options.codexHome, "config.toml"),
+    `\n[model_providers.fake]\nname = "fake"\nbase_url = "${options.fakeUrl}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n`,
+  );
+  const args = [
+    String(options.timeoutS),
+    e2eTool("codex"),
+    "exec",
+    "--skip-git-repo-check",
+    "-c",
+    'model_provider="fake"',
+    "-c",
+    'mcp_servers.bot-bottle.default_tools_approval_mode="approve"',
+    "-m",
+    "fake-model",
+    options.prompt,
+  ];
+  return execa("timeout", args, { env: { ...options.env, FAKE_API_KEY: "fake-key-for-the-outer-client" }, extendEnv: false, cwd: options.cwd, reject: false, stdin: "ignore" });
+}
+
+/** What `claude -p` needs to talk to a fake model at `fakeUrl` only, with MCP tools offered up front. */
+export const claudeAgainstFake = (fakeUrl: string): Record<string, string> => ({
+  ANTHROPIC_API_KEY: "sk-ant-fake-key-for-tests",
+  ANTHROPIC_BASE_URL: fakeUrl,
+  CLAUDE_CODE_MAX_RETRIES: "0",
+  ENABLE_TOOL_SEARCH: "false",
+  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+});
