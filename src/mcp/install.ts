@@ -7,7 +7,7 @@ import { tools } from "../../tools/registry.js";
 import { botBottleHome } from "../home.js";
 import { loadManifestIndex } from "../manifest/load.js";
 import { secretReferences } from "../manifest/secret-references.js";
-import { codexMcpSettingsCommand, codexMcpWaitSettings } from "../providers/codex/mcp-settings.js";
+import { CODEX_STARTUP_TIMEOUT_S, codexMcpSettingsCommand, codexMcpWaitSettings } from "../providers/codex/mcp-settings.js";
 import { claudeServerJson } from "../providers/claude/mcp-server-json.js";
 import { shellCommandLine } from "../shell-quote.js";
 import { UserError } from "../user-error.js";
@@ -66,7 +66,7 @@ export async function installServer(request: InstallRequest): Promise<string[]> 
     const set = await execa(node!, settingsArgs, { reject: false, all: true, cwd: request.cwd, stdin: "ignore" });
     if (set.exitCode !== 0) throw new UserError(`setting the server's timeouts in codex's config.toml failed: ${String(set.all ?? "").trim()}`);
     lines.push(
-      `set required = true (codex waits for the server before the first turn, and says so if it cannot start), startup_timeout_sec and tool_timeout_sec = ${CODEX_CALL_TIMEOUT_S}, so long starts and runs are not cut off`,
+      `set required = true (codex waits for the server before the first turn, and says so if it cannot start), startup_timeout_sec = ${CODEX_STARTUP_TIMEOUT_S} and tool_timeout_sec = ${CODEX_CALL_TIMEOUT_S}, so long starts and runs are not cut off`,
     );
     lines.push(
       `note: \`codex exec\` refuses tools that are not read-only unless you approve them: add default_tools_approval_mode = "approve" under [mcp_servers.${SERVER_NAME}] in $CODEX_HOME/config.toml`,

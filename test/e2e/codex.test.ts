@@ -43,7 +43,7 @@ describeWithDocker("Codex as the outer MCP client", () => {
         expect(attempt.exitCode, attempt.stderr).toBe(0);
         expect(attempt.stdout).toMatch(/registered the bot-bottle MCP server with codex/);
         expect(attempt.stdout).toMatch(/default_tools_approval_mode = "approve"/);
-        expect(attempt.stdout).toMatch(/set required = true .*tool_timeout_sec = 3600/);
+        expect(attempt.stdout).toMatch(/set required = true .*startup_timeout_sec = 60 and tool_timeout_sec = 3600/);
       }
       const config = readFileSync(path.join(codexHome, "config.toml"), "utf8");
       expect(config.match(/^\[mcp_servers\.bot-bottle\]$/gm)).toHaveLength(1);

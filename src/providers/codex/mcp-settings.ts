@@ -1,5 +1,5 @@
 /** Codex gives up on an MCP server that has not answered `initialize` by then; its default, 10 s, is short on a busy machine or a cold `npx`. */
-const STARTUP_TIMEOUT_S = 60;
+export const CODEX_STARTUP_TIMEOUT_S = 60;
 
 /**
  * The settings that make Codex wait for a server whose calls may take up to
@@ -10,7 +10,7 @@ const STARTUP_TIMEOUT_S = 60;
  */
 export const codexMcpWaitSettings = (callTimeoutS: number): string[] => [
   "required = true",
-  `startup_timeout_sec = ${STARTUP_TIMEOUT_S}`,
+  `startup_timeout_sec = ${CODEX_STARTUP_TIMEOUT_S}`,
   `tool_timeout_sec = ${callTimeoutS}`,
 ];
 
