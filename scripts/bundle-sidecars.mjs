@@ -18,6 +18,7 @@ const entries = {
   init: "sidecars/init.ts",
   egress: "sidecars/egress/main.ts",
   supervise: "sidecars/supervise/main.ts",
+  "git-gate": "sidecars/git-gate/main.ts",
   forwarder: "sidecars/forwarder/main.ts",
   runner: "sidecars/runner/main.ts",
   "guest-files": "sidecars/guest-files/main.ts",

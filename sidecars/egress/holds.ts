@@ -1,4 +1,4 @@
-import { answerOnce, newProposalId, queueIds, readProposal, waitForAnswer, writeProposal } from "../supervise/queue.js";
+import { answerOnce, proposeAndWait, queueIds, readProposal } from "../supervise/queue.js";
 import type { LocatedFinding } from "./dlp.js";
 
 // Requests DLP holds for a decision (`outbound_on_match: supervise`). Each
@@ -80,10 +80,9 @@ export class Holds {
   async hold(request: HeldRequest): Promise<HoldOutcome> {
     const { queueDir, bottle, timeoutMs } = this.settings;
     if (queueDir === null) return { released: false, reason: "no supervise queue is configured, so holds cannot be decided", id: null };
-    const id = newProposalId();
-    try {
-      writeProposal(queueDir, {
-        id,
+    const asked = await proposeAndWait(
+      queueDir,
+      {
         bottle,
         kind: "egress-dlp",
         summary: `egress held ${request.method} ${request.host}${request.path}: ${request.found}`,
@@ -97,28 +96,11 @@ export class Holds {
             .map((f) => ({ detector: f.detector, label: f.label, form: f.form ?? null, location: f.location })),
           findings_total: request.findings.length,
         },
-        created_at: new Date().toISOString(),
-      });
-    } catch (error) {
-      return { released: false, reason: `cannot write the proposal: ${(error as Error).message}`, id: null };
-    }
-
-    let outcome = await waitForAnswer(queueDir, id, { timeoutMs });
-    if (outcome.kind === "timeout") {
-      // Record the refusal as the answer, so the proposal is not left looking
-      // open; if a decision landed at the same moment, that one stands.
-      try {
-        outcome = answerOnce(queueDir, {
-          id,
-          decision: "reject",
-          notes: `no answer within ${Math.round(timeoutMs / 1000)} s; the request was refused`,
-          decided_by: "egress (timeout)",
-          decided_at: new Date().toISOString(),
-        });
-      } catch (error) {
-        return { released: false, reason: `no answer in time, and the refusal could not be recorded: ${(error as Error).message}`, id };
-      }
-    }
+      },
+      { timeoutMs, refusedBy: "egress (timeout)" },
+    );
+    if (asked.id === null) return { released: false, reason: asked.error, id: null };
+    const { id, outcome } = asked;
     switch (outcome.kind) {
       case "answer": {
         if (outcome.answer.decision === "approve") {

@@ -217,3 +217,41 @@ export function queueIds(dir: string): { proposals: ProposalId[]; answered: Set<
     names.filter((name) => name.endsWith(suffix)).map((name) => name.slice(0, -suffix.length)).filter((id) => ID_PATTERN.test(id));
   return { proposals: idsWith(".proposal.json").sort(), answered: new Set(idsWith(".answer.json")) };
 }
+
+/** What asking and waiting came to: the answer that stands (or why there is none), or why the proposal could not even be written. */
+export type Asked = { id: ProposalId; outcome: AnswerOutcome } | { id: null; error: string };
+
+/**
+ * Asks and waits, for a sidecar that holds something back until a decision
+ * (egress's DLP holds, the git gate's suppressions): writes the proposal,
+ * waits up to `timeoutMs`, and when no answer came records the refusal as
+ * the answer, so the proposal is not left looking open; a decision that
+ * lands at the same moment stands instead.
+ */
+export async function proposeAndWait(
+  dir: string,
+  proposal: Omit<Proposal, "id" | "created_at">,
+  options: { timeoutMs: number; refusedBy: string },
+): Promise<Asked> {
+  const id = newProposalId();
+  try {
+    writeProposal(dir, { ...proposal, id, created_at: new Date().toISOString() });
+  } catch (error) {
+    return { id: null, error: `cannot write the proposal: ${(error as Error).message}` };
+  }
+  let outcome = await waitForAnswer(dir, id, { timeoutMs: options.timeoutMs });
+  if (outcome.kind === "timeout") {
+    try {
+      outcome = answerOnce(dir, {
+        id,
+        decision: "reject",
+        notes: `no answer within ${Math.round(options.timeoutMs / 1000)} s; the request was refused`,
+        decided_by: options.refusedBy,
+        decided_at: new Date().toISOString(),
+      });
+    } catch (error) {
+      return { id, outcome: { kind: "malformed", reason: `no answer in time, and the refusal could not be recorded: ${(error as Error).message}` } };
+    }
+  }
+  return { id, outcome };
+}
