@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { type Account, accountOf, DAEMONS, type DaemonName, prepareEgressPrivate, prepareSocketDir, sharedGroupOf } from "./privileges.js";
+import { type Account, accountOf, DAEMONS, type DaemonName, isGateKey, prepareEgressPrivate, prepareGateMirrors, prepareGatePrivate, prepareSocketDir, sharedGroupOf } from "./privileges.js";
 import { awaitSecrets, deliverSecrets } from "./secrets-handoff.js";
 
 // The sidecar bundle's init (PID 1 of the bundle container). It starts each
@@ -19,7 +19,7 @@ import { awaitSecrets, deliverSecrets } from "./secrets-handoff.js";
 //
 // In the bundle (BOT_BOTTLE_PRIVATE_DIR set: a root-only tmpfs), init first
 // waits for the engine to deliver the secrets (`init.js receive-secrets`,
-// see secrets-handoff.ts), gives egress its private copy, and starts every
+// see secrets-handoff.ts), gives egress and the git gate their private copies, and starts every
 // daemon as its own unprivileged uid (privileges.ts). Without it (tests on
 // a host), the daemons run as init's own user, and egress reads the secrets
 // from EGRESS_SECRETS_FILE if one is named.
@@ -87,9 +87,16 @@ async function privilegedLaunches(names: DaemonName[], privateDir: string): Prom
       );
       Object.assign(env, prepareEgressPrivate(privateDir, account, secrets, files));
     }
+    if (name === "git-gate") {
+      Object.assign(env, prepareGatePrivate(privateDir, account, secrets));
+      const mirrors = process.env.GIT_GATE_MIRRORS;
+      if (!mirrors) fail("the git gate needs GIT_GATE_MIRRORS");
+      prepareGateMirrors(mirrors, account);
+    }
     launches.set(name, { account, env });
   }
-  say(`received ${Object.keys(secrets).length} secret(s) for egress; daemons run as ${names.map((n) => `${n} uid ${accountOf(n, gid).uid}`).join(", ")}, group ${gid}`);
+  const keys = Object.keys(secrets).filter(isGateKey).length;
+  say(`received ${Object.keys(secrets).length - keys} secret(s) for egress and ${keys} key(s) for the git gate; daemons run as ${names.map((n) => `${n} uid ${accountOf(n, gid).uid}`).join(", ")}, group ${gid}`);
   return launches;
 }
 

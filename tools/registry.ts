@@ -7,6 +7,7 @@ import { UserError } from "../src/user-error.js";
 import { bottleActivityTool } from "./bottle-activity.js";
 import { cancelRunTool } from "./cancel-run.js";
 import { execInBottleTool } from "./exec-in-bottle.js";
+import { getChangesTool } from "./get-changes.js";
 import { getRunTool } from "./get-run.js";
 import { listAgentsTool } from "./list-agents.js";
 import { listBottlesTool } from "./list-bottles.js";
@@ -35,6 +36,7 @@ export const tools: readonly Tool[] = [
   readFileTool,
   writeFileTool,
   listFilesTool,
+  getChangesTool,
   bottleActivityTool,
   superviseListTool,
   superviseApproveTool,

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
+import { GATE_CONFIG_FILE } from "../../sidecars/git-gate/config.js";
 import { GUEST_FILES_PATH } from "../../sidecars/guest-files/spec.js";
 import { RUNNER_PATH } from "../../sidecars/runner/spec.js";
 import type { BottlePlan } from "../../src/engine/plan-schema.js";
@@ -26,15 +27,24 @@ const ROUTES_DIR = "/var/lib/bot-bottle/egress-routes";
 const QUEUE_DIR = "/var/lib/bot-bottle/queue";
 /** In the bundle: the sidecars' logs, on the host under the state folder. */
 const LOG_DIR = "/var/log/bot-bottle";
+/** In the bundle: the git gate's configuration (gate.json), read-only. */
+const GIT_GATE_CONFIG_DIR = "/etc/bot-bottle/git-gate";
+/** In the bundle: the git gate's bare mirrors, read-write (on the host under the state folder, where get_changes reads them). */
+const GIT_MIRRORS_DIR = "/var/lib/bot-bottle/git-mirrors";
+/** In the bundle image: the mirrors' pre-receive hook (sidecars/Dockerfile). */
+const GIT_GATE_HOOKS_DIR = "/opt/bot-bottle/git-gate-hooks";
 /** In the bundle: a tmpfs for the secrets handoff (root only) and egress's private files (egress only). */
 const PRIVATE_DIR = "/run/bot-bottle-private";
 /**
  * What the bundle's init needs as root: chown and reach into host folders to
- * set up each daemon's files (CHOWN, DAC_OVERRIDE), start the daemons as
+ * set up each daemon's files (CHOWN, DAC_OVERRIDE), set the modes of files it
+ * handed to a daemon (FOWNER: the git gate's mirrors), start the daemons as
  * their own users (SETUID, SETGID), and signal them (KILL).
  */
-const BUNDLE_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "SETUID", "SETGID", "KILL"];
+const BUNDLE_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"];
 const BUNDLE_PIDS_LIMIT = 256;
+/** How long a stopping bottle's processes get between SIGTERM and SIGKILL. */
+const STOP_GRACE_S = 5;
 
 /**
  * The only capabilities left to root in the agent container (the forwarder and
@@ -146,7 +156,8 @@ export class DockerBackend implements Backend {
     // Made here, not by Docker (which would make them root's), and group-writable:
     // the bundle's daemons run as users of their own in the host user's group
     // (see sidecars/privileges.ts); nobody else may enter.
-    for (const dir of [plan.sidecars.queueDir, plan.sidecars.logDir, path.dirname(plan.sidecars.routesFile)]) {
+    const gate = plan.gitGate;
+    for (const dir of [plan.sidecars.queueDir, plan.sidecars.logDir, path.dirname(plan.sidecars.routesFile), ...(gate ? [gate.mirrorsDir] : [])]) {
       mkdirSync(dir, { recursive: true, mode: 0o770 });
       chmodSync(dir, 0o770);
     }
@@ -163,6 +174,16 @@ export class DockerBackend implements Backend {
       `BOT_BOTTLE_ID=${plan.id}`,
       ...(plan.sidecars.supervise
         ? [`SUPERVISE_QUEUE_DIR=${QUEUE_DIR}`, `SUPERVISE_SOCKET=${SOCKET_DIR}/supervise.sock`, `SUPERVISE_TIMEOUT_MS=${plan.sidecars.supervise.timeoutMs}`]
+        : []),
+      ...(gate
+        ? [
+            `GIT_GATE_CONFIG=${GIT_GATE_CONFIG_DIR}/${GATE_CONFIG_FILE}`,
+            `GIT_GATE_MIRRORS=${GIT_MIRRORS_DIR}`,
+            `GIT_GATE_HOOKS_DIR=${GIT_GATE_HOOKS_DIR}`,
+            `GIT_GATE_SOCKET=${SOCKET_DIR}/git-gate.sock`,
+            `GIT_GATE_QUEUE_DIR=${QUEUE_DIR}`,
+            `GIT_GATE_HOLD_TIMEOUT_MS=${plan.sidecars.egressHoldTimeoutMs}`,
+          ]
         : []),
     ].flatMap((setting) => ["-e", setting]);
     await docker([
@@ -197,6 +218,7 @@ export class DockerBackend implements Backend {
       `${plan.sidecars.queueDir}:${QUEUE_DIR}`,
       "-v",
       `${plan.sidecars.logDir}:${LOG_DIR}`,
+      ...(gate ? ["-v", `${gate.configDir}:${GIT_GATE_CONFIG_DIR}:ro`, "-v", `${gate.mirrorsDir}:${GIT_MIRRORS_DIR}`] : []),
       "-e",
       `BOT_BOTTLE_DAEMONS=${plan.sidecars.daemons.join(",")}`,
       "-e",
@@ -323,6 +345,10 @@ export class DockerBackend implements Backend {
     const found = (await this.discover(homeLabel)).find((b) => b.id === id);
     if (!found) return [];
     const removed: string[] = [];
+    // A stop, not a kill, first: the daemons get SIGTERM and tidy up (the git
+    // gate hands its mirrors back to the host user's group, so they can be removed).
+    const running = found.resources.filter((r) => r.kind === "container" && r.running).map((r) => r.name);
+    if (running.length > 0) await docker(["stop", "--time", String(STOP_GRACE_S), ...running]).catch(() => undefined);
     // Containers first: a network or volume in use cannot be removed.
     for (const kind of ["container", "network", "volume"] as const) {
       const names = found.resources.filter((r) => r.kind === kind).map((r) => r.name);

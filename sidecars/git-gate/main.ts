@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
+import { releaseGateMirrors } from "../privileges.js";
 import { readSecretsFile } from "../secrets-handoff.js";
 import { openToPeers, removeStaleSocket } from "../unix-socket.js";
 import { type GateConfig, readGateConfig } from "./config.js";
@@ -23,7 +24,8 @@ import { smartHttp } from "./smart-http.js";
 // Environment:
 //   GIT_GATE_CONFIG          the repositories (config.ts), required
 //   GIT_GATE_MIRRORS         folder of the bare mirrors, required
-//   GIT_GATE_KEYS_DIR        the gate's private folder: the keys, known_hosts, the hook
+//   GIT_GATE_KEYS_DIR        the gate's private folder: the keys, known_hosts (and the hook, unless:)
+//   GIT_GATE_HOOKS_DIR       a folder already holding the pre-receive hook (the image's)
 //   GIT_GATE_SECRETS_FILE    the bottle's declared secret values, scanned for in pushes
 //   GIT_GATE_QUEUE_DIR       the bottle's supervise queue (suppressions are asked there)
 //   GIT_GATE_HOLD_TIMEOUT_MS how long a push waits for an answer (default 300000)
@@ -48,7 +50,7 @@ function required(name: string): string {
 
 function places(): MirrorPlaces {
   const keys = required("GIT_GATE_KEYS_DIR");
-  return { mirrors: required("GIT_GATE_MIRRORS"), keys, hooks: path.join(keys, "hooks") };
+  return { mirrors: required("GIT_GATE_MIRRORS"), keys, hooks: process.env.GIT_GATE_HOOKS_DIR || path.join(keys, "hooks") };
 }
 
 function knownSecrets(): { name: string; value: string }[] {
@@ -117,7 +119,8 @@ async function daemon(): Promise<void> {
   }
   const where = places();
   mkdirSync(where.mirrors, { recursive: true });
-  writeHook(where);
+  // The image ships the hook (the private folder is a noexec tmpfs); on a host it is written.
+  if (!process.env.GIT_GATE_HOOKS_DIR) writeHook(where);
   for (const repo of config.repos) {
     try {
       await ensureMirror(where, repo);
@@ -130,8 +133,16 @@ async function daemon(): Promise<void> {
   const gate = smartHttp(config, where, hookEnv, say);
   const serve = () => http.createServer({ requestTimeout: 0 }, (req, res) => gate.handle(req, res));
 
-  process.on("SIGTERM", () => process.exit(0));
-  process.on("SIGINT", () => process.exit(0));
+  const stop = () => {
+    try {
+      releaseGateMirrors(where.mirrors, { uid: process.getuid!(), gid: process.getgid!() });
+    } catch (error) {
+      say(`cannot hand the mirrors back to the host user's group: ${(error as Error).message}`);
+    }
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
   const listening = [listen(serve(), { path: process.env.GIT_GATE_SOCKET || "/run/bot-bottle/git-gate.sock" })];
   const tcp = process.env.GIT_GATE_LISTEN;
   if (tcp) {

@@ -74,7 +74,7 @@ export async function ensureMirror(places: MirrorPlaces, repo: GateRepo): Promis
   const dir = mirrorDir(places, repo.name);
   const env = gitEnv(places, repo);
   if (!existsSync(path.join(dir, "HEAD"))) {
-    const made = await git(["init", "--bare", "--quiet", dir], { cwd: places.mirrors, env });
+    const made = await git(["init", "--bare", "--quiet", "--shared=0640", "--template=", dir], { cwd: places.mirrors, env });
     if (made.code !== 0) throw new Error(`cannot create the mirror of ${repo.name}: ${made.stderr.trim()}`);
   }
   const settings: [string, string][] = [
@@ -84,6 +84,8 @@ export async function ensureMirror(places: MirrorPlaces, repo: GateRepo): Promis
     // Pushed objects are checked before anything else looks at them.
     ["receive.fsckObjects", "true"],
     ["gc.auto", "0"],
+    // Readable by the group (the host user reads a bottle's work from here), writable by the gate alone.
+    ["core.sharedRepository", "0640"],
   ];
   if (repo.upstream) {
     settings.push(["remote.origin.url", repo.upstream.url]);

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { activityCommand } from "./activity.js";
 import { agentsCommand } from "./agents.js";
+import { changesCommand } from "./changes.js";
 import { demoCommand } from "./demo.js";
 import { execCommand } from "./exec.js";
 import { gcCommand } from "./gc.js";
@@ -26,6 +27,7 @@ export function registerCommands(program: Command): void {
     cancelCommand(),
     lsCommand(),
     activityCommand(),
+    changesCommand(),
     stopCommand(),
     gcCommand(),
     agentsCommand(),

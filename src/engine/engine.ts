@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { Backend, Bottle, ExecOptions } from "../../backends/backend.js";
 import { DockerBackend } from "../../backends/docker/backend.js";
@@ -18,6 +18,10 @@ import { listFilesIn, readFileIn, writeFileIn } from "./files.js";
 import { Runs } from "./runs/runs.js";
 import { resolveSecrets } from "./secrets.js";
 import { LineTail } from "./line-tail.js";
+import { ORIGIN_REPO } from "../../sidecars/git-gate/config.js";
+import { type BottleChanges, importChanges, originBranches } from "./git-gate/changes.js";
+import { readSeedRefs, seedOrigin, writeSeedRefs } from "./git-gate/origin.js";
+import { commitWorkspace, workspaceBranch } from "./git-gate/workspace-commit.js";
 import type { AgentRunRequest, AgentRunResult, BottleRecord, BottleSpec, ExecResult, Progress, StopResult } from "./records.js";
 import { type BottleMetadata, StateStore, UnreadablePlan } from "./state.js";
 
@@ -144,6 +148,11 @@ export class Engine {
     try {
       report("ca", "creating the bottle's egress CA");
       writeBottleCa(await createBottleCa(plan.id), plan.ca.cert, plan.ca.key);
+      if (plan.gitGate?.origin && plan.cwd) {
+        report("git-gate", `copying ${plan.cwd} as the bottle's origin`);
+        mkdirSync(plan.gitGate.mirrorsDir, { recursive: true, mode: 0o770 });
+        writeSeedRefs(plan.gitGate.origin.seedFile, await seedOrigin(plan.cwd, path.join(plan.gitGate.mirrorsDir, `${ORIGIN_REPO}.git`)));
+      }
       const secrets = resolveSecrets(plan.sidecars.secrets, this.secrets);
       const bottle = await backend.launch(plan, secrets, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
       const warnings: string[] = [];
@@ -223,6 +232,38 @@ export class Engine {
       },
     });
     return { ...result, ...provider.headless.outcome(tail.text()) };
+  }
+
+  /**
+   * Brings what the bottle pushed to its origin into its cwd repository as
+   * bottle/<id>/<branch>, first committing and pushing the workspace's
+   * uncommitted state when asked (which needs the bottle running).
+   */
+  async changes(id: string, options: { commitWorkspace?: { message?: string } } = {}): Promise<BottleChanges> {
+    const metadata = this.state.readMetadata(id);
+    const plan = metadata ? this.state.readPlan(id) : null;
+    if (!metadata || !plan) throw this.unknownBottle(id);
+    const origin = plan.gitGate?.origin;
+    if (!origin || !plan.cwd) {
+      throw new UserError(`bottle ${id} was not started from a git repository (cwd: ${plan.cwd ?? "none"}), so it has no origin to bring changes from`);
+    }
+    const mirror = path.join(plan.gitGate!.mirrorsDir, `${ORIGIN_REPO}.git`);
+    const seed = readSeedRefs(origin.seedFile);
+    let workspace: BottleChanges["workspace_commit"] = null;
+    if (options.commitWorkspace) {
+      const { bottle } = this.attach(id);
+      const known = [...new Set([...(await originBranches(plan.cwd, mirror)).values(), ...(origin.base ? [origin.base] : [])])];
+      workspace = await commitWorkspace(
+        bottle,
+        { user: plan.guest.user, workspace: plan.guest.workspace, id },
+        workspaceBranch(new Date()),
+        options.commitWorkspace.message ?? `Work left in the workspace of bottle ${id}`,
+        known,
+      );
+    }
+    const imported = await importChanges({ id, repo: plan.cwd, mirror, seed, base: origin.base });
+    log.info({ bottle: id, branches: imported.branches.map((b) => b.ref), removed: imported.removed }, "bottle changes imported");
+    return { ...imported, workspace_commit: workspace };
   }
 
   private unknownBottle(id: string): UserError {

@@ -78,6 +78,24 @@ export const BottlePlan = z.object({
     /** The supervise server's settings; null when the bottle says `supervise: false` (no daemon, no registration). */
     supervise: z.object({ timeoutMs: z.number().int().positive() }).nullable(),
   }),
+  /**
+   * What the git gate serves: the bottle's declared repositories and its cwd
+   * repository as `origin`. Null when there is neither (no gate runs), and
+   * for plans written before the gate existed.
+   */
+  gitGate: z
+    .object({
+      /** Host folder mounted read-only at /etc/bot-bottle/git-gate in the bundle: gate.json. */
+      configDir: z.string(),
+      /** Host folder of the gate's bare mirrors, mounted read-write in the bundle (group-shared, like the queue). */
+      mirrorsDir: z.string(),
+      /** Per declared repository: the gate URL the agent's git is sent to instead of each spelling of the upstream URL. */
+      rewrites: z.array(z.object({ name: z.string(), gate: z.string(), spellings: z.array(z.string()) })),
+      /** The cwd repository served as `origin`: the commit it starts from (null: none yet) and the host-side record of the branches it was seeded with. */
+      origin: z.object({ base: z.string().nullable(), seedFile: z.string() }).nullable(),
+    })
+    .nullable()
+    .default(null),
   /** The bottle's `resources` key, defaults filled in: the agent container's memory (bytes), CPUs and pids limits. */
   limits: EffectiveResources,
   /** Backend resource names. */

@@ -17,6 +17,9 @@ import { UserError } from "../user-error.js";
 import { bundleTokenVar, egressConfig, egressSecrets } from "./egress-config.js";
 import type { BottlePlan, ImagePlan } from "./plan-schema.js";
 import type { BottleSpec } from "./records.js";
+import { GATE_CONFIG_FILE } from "../../sidecars/git-gate/config.js";
+import { GIT_GATE_PORT, planGate } from "./git-gate/plan.js";
+import { startCommitOf } from "./git-gate/origin.js";
 import { StateStore, writeFileAtomic } from "./state.js";
 
 export const EGRESS_PORT = 9099;
@@ -257,6 +260,10 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   const prefix = `bot-bottle-${id}`;
   const agentImagePlan = agentImage(spec, manifest, provider, context);
 
+  const gate = planGate(manifest.bottle.git_gate.repos, cwd);
+  const gateDir = path.join(stateDir, "git-gate");
+  const daemons: BottlePlan["sidecars"]["daemons"] = ["egress", ...(superviseSeconds === null ? [] : ["supervise" as const]), ...(gate ? ["git-gate" as const] : [])];
+
   const plan: BottlePlan = {
     id,
     home,
@@ -276,10 +283,11 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     gitUser: manifest.bottle.git_gate.user,
     ca: { cert: path.join(egressConfigDir, "ca.pem"), key: path.join(egressConfigDir, "ca-key.pem"), guestCert: GUEST_CA },
     sidecars: {
-      daemons: superviseSeconds === null ? ["egress"] : ["egress", "supervise"],
+      daemons,
       forwards: [
         `127.0.0.1:${EGRESS_PORT}=${SOCKET_DIR}/egress.sock`,
         ...(superviseSeconds === null ? [] : [`127.0.0.1:${SUPERVISE_PORT}=${SOCKET_DIR}/supervise.sock`]),
+        ...(gate ? [`127.0.0.1:${GIT_GATE_PORT}=${SOCKET_DIR}/git-gate.sock`] : []),
       ],
       egressConfigDir,
       routesFile: path.join(stateDir, "egress-routes", "routes.json"),
@@ -291,6 +299,12 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
       secrets,
       supervise: superviseSeconds === null ? null : { timeoutMs: superviseSeconds * 1000 },
     },
+    gitGate: gate && {
+      configDir: path.join(gateDir, "config"),
+      mirrorsDir: path.join(gateDir, "mirrors"),
+      rewrites: gate.rewrites,
+      origin: gate.origin ? { base: await startCommitOf(cwd!), seedFile: path.join(gateDir, "origin-seed.json") } : null,
+    },
     limits: manifest.bottle.resources,
     resources: { agent: `${prefix}-agent`, bundle: `${prefix}-bundle`, network: prefix, volume: `${prefix}-sockets` },
   };
@@ -299,6 +313,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   setup.files.forEach((file, i) => writeFileAtomic(plan.providerFiles[i]!.host, file.content));
   writeFileAtomic(plan.sidecars.routesFile, JSON.stringify(egressConfig(egress), null, 2) + "\n", 0o644);
   if (extraCa !== null) writeFileAtomic(path.join(egressConfigDir, EGRESS_EXTRA_CA_FILE), extraCa, 0o644);
+  if (gate && plan.gitGate) writeFileAtomic(path.join(plan.gitGate.configDir, GATE_CONFIG_FILE), JSON.stringify(gate.config, null, 2) + "\n", 0o644);
   store.writePlan(plan);
   return plan;
 }
@@ -308,6 +323,16 @@ const describeSource = (source: SecretSource) => (source.kind === "env" ? `${sou
 function routesFileHosts(plan: BottlePlan): string {
   const routes = parseRoutesFile(readFileSync(plan.sidecars.routesFile, "utf8")).routes;
   return routes.length ? `allows ${routes.map((r) => (r.port ? `${r.host}:${r.port}` : r.host)).join(", ")}` : "allows no host";
+}
+
+function describeGate(plan: BottlePlan): string {
+  const gate = plan.gitGate;
+  if (!gate) return "off (no git-gate repositories, no git repository as cwd)";
+  const served = [
+    ...gate.rewrites.map((r) => `${r.name} (${r.spellings[0]})`),
+    ...(gate.origin ? [`origin (copy of ${plan.cwd} at ${gate.origin.base?.slice(0, 12) ?? "no commit"})`] : []),
+  ];
+  return `serves ${served.join(", ")} at http://127.0.0.1:${GIT_GATE_PORT}/<name>.git; pushes are scanned for secrets`;
 }
 
 /** The preflight summary `--dry-run` prints: everything a person should check before launch. */
@@ -324,6 +349,7 @@ export function planSummary(plan: BottlePlan): string {
     `  supervise: ${plan.sidecars.supervise ? `the agent asks at http://127.0.0.1:${SUPERVISE_PORT}/mcp; one request waits ${plan.sidecars.supervise.timeoutMs / 1000} s for an answer` : "off"}`,
     `  workspace: ${plan.cwd ? `copy of ${plan.cwd}` : "empty"} at ${plan.guest.workspace}`,
     `  skills:    ${plan.skills.map((s) => s.name).join(", ") || "none"}`,
+    `  git gate:  ${describeGate(plan)}`,
     `  git user:  ${[plan.gitUser.name, plan.gitUser.email && `<${plan.gitUser.email}>`].filter(Boolean).join(" ") || "unset"}`,
     `  limits:    ${describeResources(plan.limits)}`,
     `  label:     ${plan.label ?? "none"}`,

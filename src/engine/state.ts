@@ -86,6 +86,15 @@ export class StateStore {
   }
 
   remove(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
+    try {
+      rmSync(this.dir(id), { recursive: true, force: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "EACCES" && code !== "EPERM") throw error;
+      // The git gate hands its mirrors back when it stops; a bundle that was killed could not.
+      throw new UserError(
+        `cannot remove ${this.dir(id)}: ${(error as Error).message}. What is left belongs to the sidecars' users (a bundle that was killed, not stopped); remove it as root: sudo rm -rf ${this.dir(id)}`,
+      );
+    }
   }
 }

@@ -1,4 +1,5 @@
 import { caStep } from "./ca.js";
+import { gitRemotesStep } from "./git-remotes.js";
 import { gitUserStep } from "./git-user.js";
 import { promptStep } from "./prompt.js";
 import { providerFilesStep } from "./provider-files.js";
@@ -8,4 +9,4 @@ import type { ProvisionStep } from "./step.js";
 import { workspaceStep } from "./workspace.js";
 
 /** Provisioning, in order: trust first, so every later step could already reach egress. */
-export const provisionSteps: readonly ProvisionStep[] = [caStep, workspaceStep, promptStep, providerFilesStep, skillsStep, gitUserStep, superviseStep];
+export const provisionSteps: readonly ProvisionStep[] = [caStep, workspaceStep, promptStep, providerFilesStep, skillsStep, gitUserStep, gitRemotesStep, superviseStep];

@@ -1,0 +1,75 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { type GateConfig, GateRepoName, ORIGIN_REPO } from "../../../sidecars/git-gate/config.js";
+import type { GitRepo } from "../../manifest/schema.js";
+import { UserError } from "../../user-error.js";
+
+// What the git gate serves a bottle, resolved from its `git-gate.repos` and
+// its cwd: the gate's configuration (sidecars/git-gate/config.ts), and the
+// URLs the agent's git is told to send to the gate instead of upstream.
+// Pure: the engine writes the file and seeds the origin mirror at launch.
+
+export const GIT_GATE_PORT = 9418;
+export const gateUrl = (name: string) => `http://127.0.0.1:${GIT_GATE_PORT}/${name}.git`;
+/** Where the agent reaches its cwd repository's copy (its `origin` remote). */
+export const ORIGIN_URL = gateUrl(ORIGIN_REPO);
+
+/** The name under which repo number `index` (in name order) delivers its private key. */
+export const gateKeyName = (index: number) => `GIT_GATE_KEY_${index}`;
+
+/**
+ * The spellings of an upstream URL the agent's git may use: as declared, its
+ * ssh:// and scp-like forms, and https, each with and without `.git`. Every
+ * one is rewritten to the gate, so no spelling reaches the network (it could
+ * not anyway: the agent has none) or bypasses the scan.
+ */
+export function upstreamSpellings(url: string): string[] {
+  const ssh = /^ssh:\/\/(?:([^@/]+)@)?([^/:]+)(?::(\d+))?\/(.+)$/.exec(url);
+  const scp = ssh ? null : /^(?:([^@/]+)@)?([^/:]+):(?!\/\/)(.+)$/.exec(url);
+  const https = /^https?:\/\/(?:[^@/]+@)?([^/:]+)(?::\d+)?\/(.+)$/.exec(url);
+  let host: string;
+  let repoPath: string;
+  let user = "git";
+  let port: string | undefined;
+  if (ssh) [, user = "git", host, port, repoPath] = ssh as unknown as [string, string, string, string | undefined, string];
+  else if (scp) [, user = "git", host, repoPath] = scp as unknown as [string, string, string, string];
+  else if (https) [, host, repoPath] = https as unknown as [string, string, string];
+  else throw new UserError(`git-gate repository url ${JSON.stringify(url)} is not an ssh://, user@host:path or https:// URL`);
+  const bare = repoPath.replace(/^\/+/, "").replace(/\.git$/, "");
+  const forms = new Set<string>([url]);
+  for (const suffix of ["", ".git"]) {
+    forms.add(`ssh://${user}@${host}${port ? `:${port}` : ""}/${bare}${suffix}`);
+    if (!port) forms.add(`${user}@${host}:${bare}${suffix}`);
+    forms.add(`https://${host}/${bare}${suffix}`);
+  }
+  return [...forms];
+}
+
+export interface GatePlan {
+  config: GateConfig;
+  /** For provisioning: each repository's gate URL and the upstream spellings it replaces. */
+  rewrites: { name: string; gate: string; spellings: string[] }[];
+  /** Whether the bottle's cwd repository is served as `origin`. */
+  origin: boolean;
+}
+
+/** Null when there is nothing to serve (no declared repository, no git repository as cwd). */
+export function planGate(repos: Record<string, GitRepo>, cwd: string | null): GatePlan | null {
+  const names = Object.keys(repos).sort();
+  for (const name of names) {
+    const checked = GateRepoName.safeParse(name);
+    if (!checked.success) throw new UserError(`git-gate.repos.${name}: the name ${checked.error.issues[0]!.message}`);
+  }
+  if (names.includes(ORIGIN_REPO)) throw new UserError(`git-gate.repos may not be named "${ORIGIN_REPO}": the gate serves the bottle's cwd repository under that name`);
+  const origin = cwd !== null && existsSync(path.join(cwd, ".git"));
+  if (names.length === 0 && !origin) return null;
+  const config: GateConfig = {
+    version: 1,
+    repos: [
+      ...names.map((name, index) => ({ name, upstream: { url: repos[name]!.url, host_key: repos[name]!.host_key, key: gateKeyName(index) } })),
+      ...(origin ? [{ name: ORIGIN_REPO, upstream: null }] : []),
+    ],
+  };
+  const rewrites = names.map((name) => ({ name, gate: gateUrl(name), spellings: upstreamSpellings(repos[name]!.url) }));
+  return { config, rewrites, origin };
+}

@@ -1,0 +1,30 @@
+import { shellQuote } from "../../shell-quote.js";
+import { ORIGIN_URL } from "../git-gate/plan.js";
+import { required, type ProvisionStep } from "./step.js";
+
+/**
+ * Points the agent's git at the gate, as the agent user: every spelling of
+ * each declared repository's upstream URL is rewritten to the gate
+ * (`url.<gate>.insteadOf`), and the workspace's `origin` remote is the gate's
+ * copy of the cwd repository. The agent has no other way out anyway; this
+ * makes the declared URLs simply work.
+ */
+export const gitRemotesStep: ProvisionStep = {
+  name: "git-remotes",
+  describe: "pointing the agent's git at the git gate",
+  async run(plan, bottle) {
+    const gate = plan.gitGate;
+    if (!gate) return;
+    for (const rewrite of gate.rewrites) {
+      const key = `url.${rewrite.gate}.insteadOf`;
+      for (const spelling of rewrite.spellings) {
+        await required(bottle, "git-remotes", ["git", "config", "--global", "--add", key, spelling], plan.guest.user);
+      }
+    }
+    if (gate.origin) {
+      const workspace = shellQuote(plan.guest.workspace);
+      const url = shellQuote(ORIGIN_URL);
+      await required(bottle, "git-remotes", `cd ${workspace} && { git remote set-url origin ${url} 2>/dev/null || git remote add origin ${url}; }`, plan.guest.user);
+    }
+  },
+};
