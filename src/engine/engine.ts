@@ -10,6 +10,7 @@ import { SecretStore } from "../secrets/store.js";
 import { syncAudit } from "../supervise/audit.js";
 import { UserError } from "../user-error.js";
 import { createBottleCa, writeBottleCa } from "./ca.js";
+import { type DeletedKeys, deleteGateKeys, describeKey, gateKeySecrets, prepareGateKeys } from "./deploy-keys.js";
 import type { BottlePlan } from "./plan-schema.js";
 import { homeLabel, prepare } from "./prepare.js";
 import { provisionSteps } from "./provision/steps.js";
@@ -25,6 +26,8 @@ export interface EngineOptions {
   home: string;
   cwd: string;
   env?: NodeJS.ProcessEnv;
+  /** The backends by name (default: docker). */
+  backends?: Record<string, Backend>;
 }
 
 export interface StartHooks {
@@ -44,6 +47,8 @@ const AGENT_OUTPUT_TAIL_LINES = 200;
 
 export interface GcResult {
   removed: string[];
+  /** What could not be removed and why (its state folder is kept, so the next gc tries again). */
+  failures: string[];
 }
 
 const isAlive = (pid: number | null) => {
@@ -79,7 +84,7 @@ export class Engine {
     this.env = options.env ?? process.env;
     this.secrets = new HostSecrets(this.env, new SecretStore(this.home));
     this.state = new StateStore(this.home);
-    this.backends = { docker: new DockerBackend() };
+    this.backends = options.backends ?? { docker: new DockerBackend() };
     this.runs = new Runs({ home: this.home, attach: (id) => this.attach(id) });
   }
 
@@ -144,7 +149,12 @@ export class Engine {
     try {
       report("ca", "creating the bottle's egress CA");
       writeBottleCa(await createBottleCa(plan.id), plan.ca.cert, plan.ca.key);
-      const secrets = resolveSecrets(plan.sidecars.secrets, this.secrets);
+      const gate = await prepareGateKeys(plan, this.secrets, {
+        record: (keys) => this.state.writeDeployKeys(plan.id, keys),
+        report: (message) => report("git-gate", message),
+        signal: hooks.signal,
+      });
+      const secrets = { ...resolveSecrets(plan.sidecars.secrets, this.secrets), ...gateKeySecrets(plan.gitGate.repos, gate.keys) };
       const bottle = await backend.launch(plan, secrets, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
       const warnings: string[] = [];
       for (const provision of provisionSteps) {
@@ -157,9 +167,25 @@ export class Engine {
       return publicRecord(record);
     } catch (err) {
       await backend.remove(plan.id, plan.homeLabel).catch(() => undefined);
+      // What is left stays recorded for gc; the launch's own error is the one to report.
+      const left = await this.deleteDeployKeys(plan.id).then(
+        ({ failed }) => failed.map(({ key, error }) => `${describeKey(key)}: ${error}`),
+        (error: Error) => [error.message],
+      );
+      for (const problem of left) log.warn({ bottle: plan.id }, `a deploy key was left on its forge (\`bot-bottle gc\` tries again): ${problem}`);
       this.state.updateMetadata(plan.id, { status: "failed", stopped_at: new Date().toISOString(), starter_pid: null });
       throw err;
     }
+  }
+
+  /**
+   * Deletes the bottle's recorded deploy keys; those that could not be
+   * deleted stay recorded, for stop or gc to try again.
+   */
+  private async deleteDeployKeys(id: string): Promise<DeletedKeys> {
+    const result = await deleteGateKeys(this.state.readDeployKeys(id), this.secrets);
+    this.state.writeDeployKeys(id, result.failed.map((f) => f.key));
+    return result;
   }
 
   /** A handle on a running bottle, or a UserError that says what exists. */
@@ -266,7 +292,16 @@ export class Engine {
       ? await (await this.ready(plan.backend)).attach(plan).stop()
       : await (await this.ready(metadata.backend)).remove(id, homeLabel(this.home));
     this.state.updateMetadata(id, { status: "stopped", stopped_at: new Date().toISOString(), starter_pid: null });
+    // After the bottle is recorded as stopped: if this fails or dies, gc finds the keys still recorded.
+    const keys = await this.deleteDeployKeys(id);
+    removed.push(...keys.deleted);
     log.info({ bottle: id, removed }, "bottle stopped");
+    if (keys.failed.length > 0) {
+      throw new UserError(
+        `bottle ${id} is stopped, but ${keys.failed.map(({ key, error }) => `${describeKey(key)} could not be deleted: ${error}`).join("; ")}. ` +
+          `\`bot-bottle gc\` tries again.`,
+      );
+    }
     return { id, removed };
   }
 
@@ -279,6 +314,7 @@ export class Engine {
     const backend = await this.ready("docker");
     const label = homeLabel(this.home);
     const removed: string[] = [];
+    const failures: string[] = [];
     const discovered = new Map((await backend.discover(label)).map((b) => [b.id, b]));
     const live = (id: string): boolean => {
       const metadata = this.state.readMetadata(id);
@@ -292,8 +328,20 @@ export class Engine {
       if (live(id)) continue;
       if (discovered.has(id)) removed.push(...(await backend.remove(id, label)));
       if (this.state.ids().includes(id)) {
-        this.state.remove(id);
-        removed.push(`state ${id}`);
+        // The state folder holds the deploy key record: it goes only once the keys are gone.
+        let keysLeft: string[];
+        try {
+          const keys = await this.deleteDeployKeys(id);
+          removed.push(...keys.deleted);
+          keysLeft = keys.failed.map(({ key, error }) => `${describeKey(key)}: ${error}`);
+        } catch (error) {
+          keysLeft = [(error as Error).message];
+        }
+        if (keysLeft.length === 0) {
+          this.state.remove(id);
+          removed.push(`state ${id}`);
+        }
+        failures.push(...keysLeft.map((problem) => `bottle ${id} keeps its state folder: ${problem}`));
       }
       if (queues.includes(id)) {
         // Nobody is left to wait for these answers; the audit log keeps what the queue held.
@@ -302,6 +350,6 @@ export class Engine {
         removed.push(`supervise queue ${id}`);
       }
     }
-    return { removed };
+    return { removed, failures };
   }
 }

@@ -25,6 +25,24 @@ export const ImagePlan = z.object({
   buildCa: z.string().nullable(),
 });
 
+/**
+ * A repository the git gate pushes upstream to, as the bottle declares it,
+ * with where its private key comes from at launch (sources only, never a key).
+ */
+export const GateRepoPlan = z.object({
+  name: z.string(),
+  url: z.string(),
+  /** The known_hosts line the upstream's host key must match. */
+  hostKey: z.string(),
+  key: z.discriminatedUnion("provider", [
+    /** A private key file on the host (absolute path), read at launch. */
+    z.object({ provider: z.literal("static"), path: z.string() }),
+    /** A deploy key created at launch through Gitea's API (token: the host secret named tokenSecret) and deleted at stop. */
+    z.object({ provider: z.literal("gitea"), apiUrl: z.string(), tokenSecret: z.string(), owner: z.string(), repo: z.string() }),
+  ]),
+});
+export type GateRepoPlan = z.infer<typeof GateRepoPlan>;
+
 export const BottlePlan = z.object({
   id: z.string(),
   home: z.string(),
@@ -78,6 +96,12 @@ export const BottlePlan = z.object({
     /** The supervise server's settings; null when the bottle says `supervise: false` (no daemon, no registration). */
     supervise: z.object({ timeoutMs: z.number().int().positive() }).nullable(),
   }),
+  /**
+   * The git gate's repositories, sorted by name: repository n's private key
+   * reaches the bundle as the secret GIT_GATE_KEY_<n>. Plans written before
+   * this field existed read as none.
+   */
+  gitGate: z.object({ repos: z.array(GateRepoPlan) }).default({ repos: [] }),
   /** The bottle's `resources` key, defaults filled in: the agent container's memory (bytes), CPUs and pids limits. */
   limits: EffectiveResources,
   /** Backend resource names. */

@@ -15,7 +15,8 @@ import type { Provider, SecretSource } from "../providers/provider.js";
 import type { HostSecrets } from "../secrets/host-secrets.js";
 import { UserError } from "../user-error.js";
 import { bundleTokenVar, egressConfig, egressSecrets } from "./egress-config.js";
-import type { BottlePlan, ImagePlan } from "./plan-schema.js";
+import { forgeRepoOf } from "./deploy-keys.js";
+import type { BottlePlan, GateRepoPlan, ImagePlan } from "./plan-schema.js";
 import type { BottleSpec } from "./records.js";
 import { StateStore, writeFileAtomic } from "./state.js";
 
@@ -180,6 +181,36 @@ function bundleImage(env: NodeJS.ProcessEnv): ImagePlan {
   };
 }
 
+/**
+ * The git gate's repositories, sorted by name (the order that numbers their
+ * keys). A static key's path may start with ~/ (the user's home) or be
+ * relative to the bottles folder, like agent_provider.dockerfile; its file is
+ * read at launch. A gitea key's forge token must exist now, so a dry run
+ * already says it is missing.
+ */
+function gateRepos(manifest: Manifest, context: PrepareContext): GateRepoPlan[] {
+  const bottle = manifest.bottle.names.join("+");
+  return Object.entries(manifest.bottle.git_gate.repos)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, repo]): GateRepoPlan => {
+      const base = { name, url: repo.url, hostKey: repo.host_key };
+      if (repo.key.provider === "static") {
+        const file = repo.key.path;
+        const resolved = file === "~" || file.startsWith("~/") ? path.join(os.homedir(), file.slice(1)) : path.resolve(homePaths(context.home).bottles, file);
+        return { ...base, key: { provider: "static", path: resolved } };
+      }
+      const apiUrl = new URL(repo.key.api_url);
+      if (apiUrl.username || apiUrl.password) {
+        throw new UserError(`bottle ${bottle}: git-gate repository ${name}'s key.api_url carries credentials; give the forge token through forge_token_env instead`);
+      }
+      const tokenSecret = repo.key.forge_token_env;
+      if (!context.secrets.find(tokenSecret)) {
+        throw context.secrets.missing(tokenSecret, `bottle ${bottle} creates a deploy key for git-gate repository ${name} through ${repo.key.api_url}`);
+      }
+      return { ...base, key: { provider: "gitea", apiUrl: repo.key.api_url, tokenSecret, ...forgeRepoOf(repo.url, name) } };
+    });
+}
+
 function guestEnv(manifest: Manifest, provider: Provider, providerEnv: Record<string, string>, workspace: string): Record<string, string> {
   const proxy = `http://127.0.0.1:${EGRESS_PORT}`;
   const noProxy = "localhost,127.0.0.1,::1";
@@ -246,6 +277,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   const extraCa = egressExtraCa(env);
   const allowNetworks = egressAllowNetworks(env);
   const holdTimeoutMs = egressHoldTimeoutMs(env);
+  const gitGateRepos = gateRepos(manifest, context);
 
   const id = newBottleId(manifest.agent.name);
   const store = new StateStore(home);
@@ -291,6 +323,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
       secrets,
       supervise: superviseSeconds === null ? null : { timeoutMs: superviseSeconds * 1000 },
     },
+    gitGate: { repos: gitGateRepos },
     limits: manifest.bottle.resources,
     resources: { agent: `${prefix}-agent`, bundle: `${prefix}-bundle`, network: prefix, volume: `${prefix}-sockets` },
   };
@@ -304,6 +337,9 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
 }
 
 const describeSource = (source: SecretSource) => (source.kind === "env" ? `${source.name} (environment, else secret store)` : `Codex login ${source.file}`);
+
+const describeGateRepo = (repo: GateRepoPlan) =>
+  `${repo.name} (${repo.url}; ${repo.key.provider === "static" ? `key file ${repo.key.path}` : `fresh deploy key on ${repo.key.owner}/${repo.key.repo} through ${repo.key.apiUrl}, token from ${repo.key.tokenSecret}`})`;
 
 function routesFileHosts(plan: BottlePlan): string {
   const routes = parseRoutesFile(readFileSync(plan.sidecars.routesFile, "utf8")).routes;
@@ -324,6 +360,7 @@ export function planSummary(plan: BottlePlan): string {
     `  supervise: ${plan.sidecars.supervise ? `the agent asks at http://127.0.0.1:${SUPERVISE_PORT}/mcp; one request waits ${plan.sidecars.supervise.timeoutMs / 1000} s for an answer` : "off"}`,
     `  workspace: ${plan.cwd ? `copy of ${plan.cwd}` : "empty"} at ${plan.guest.workspace}`,
     `  skills:    ${plan.skills.map((s) => s.name).join(", ") || "none"}`,
+    `  git-gate:  ${plan.gitGate.repos.map(describeGateRepo).join("; ") || "no repositories"}`,
     `  git user:  ${[plan.gitUser.name, plan.gitUser.email && `<${plan.gitUser.email}>`].filter(Boolean).join(" ") || "unset"}`,
     `  limits:    ${describeResources(plan.limits)}`,
     `  label:     ${plan.label ?? "none"}`,
