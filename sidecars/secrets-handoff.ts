@@ -11,8 +11,8 @@ import { z } from "zod";
 // for them. Init then hands egress alone a copy it can read (see
 // privileges.ts) and removes the delivery.
 
-/** Names egress looks secrets up by: the routes file's token_env and known_secret_env. */
-export const SecretName = z.string().regex(/^EGRESS_(TOKEN|SECRET)_[A-Za-z0-9_]+$/, "must be an EGRESS_TOKEN_ or EGRESS_SECRET_ name");
+/** Names egress looks secrets up by (the routes file's token_env and known_secret_env), and the git gate's keys. */
+export const SecretName = z.string().regex(/^(EGRESS_(TOKEN|SECRET)_[A-Za-z0-9_]+|GIT_GATE_KEY_[0-9]+)$/, "must be an EGRESS_TOKEN_, EGRESS_SECRET_ or GIT_GATE_KEY_<n> name");
 export const Secrets = z.record(SecretName, z.string());
 export type Secrets = z.infer<typeof Secrets>;
 

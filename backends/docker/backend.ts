@@ -156,8 +156,8 @@ export class DockerBackend implements Backend {
     // Made here, not by Docker (which would make them root's), and group-writable:
     // the bundle's daemons run as users of their own in the host user's group
     // (see sidecars/privileges.ts); nobody else may enter.
-    const gate = plan.gitGate;
-    for (const dir of [plan.sidecars.queueDir, plan.sidecars.logDir, path.dirname(plan.sidecars.routesFile), ...(gate ? [gate.mirrorsDir] : [])]) {
+    const gate = plan.gitGate.folders;
+    for (const dir of [plan.sidecars.queueDir, plan.sidecars.logDir, path.dirname(plan.sidecars.routesFile), ...(gate ? [gate.mirrors] : [])]) {
       mkdirSync(dir, { recursive: true, mode: 0o770 });
       chmodSync(dir, 0o770);
     }
@@ -218,7 +218,7 @@ export class DockerBackend implements Backend {
       `${plan.sidecars.queueDir}:${QUEUE_DIR}`,
       "-v",
       `${plan.sidecars.logDir}:${LOG_DIR}`,
-      ...(gate ? ["-v", `${gate.configDir}:${GIT_GATE_CONFIG_DIR}:ro`, "-v", `${gate.mirrorsDir}:${GIT_MIRRORS_DIR}`] : []),
+      ...(gate ? ["-v", `${gate.config}:${GIT_GATE_CONFIG_DIR}:ro`, "-v", `${gate.mirrors}:${GIT_MIRRORS_DIR}`] : []),
       "-e",
       `BOT_BOTTLE_DAEMONS=${plan.sidecars.daemons.join(",")}`,
       "-e",

@@ -10,6 +10,7 @@ import { SecretStore } from "../secrets/store.js";
 import { syncAudit } from "../supervise/audit.js";
 import { UserError } from "../user-error.js";
 import { createBottleCa, writeBottleCa } from "./ca.js";
+import { type DeletedKeys, deleteGateKeys, describeKey, gateKeySecrets, prepareGateKeys } from "./deploy-keys.js";
 import type { BottlePlan } from "./plan-schema.js";
 import { homeLabel, prepare } from "./prepare.js";
 import { provisionSteps } from "./provision/steps.js";
@@ -29,6 +30,8 @@ export interface EngineOptions {
   home: string;
   cwd: string;
   env?: NodeJS.ProcessEnv;
+  /** The backends by name (default: docker). */
+  backends?: Record<string, Backend>;
 }
 
 export interface StartHooks {
@@ -48,6 +51,8 @@ const AGENT_OUTPUT_TAIL_LINES = 200;
 
 export interface GcResult {
   removed: string[];
+  /** What could not be removed and why (its state folder is kept, so the next gc tries again). */
+  failures: string[];
 }
 
 const isAlive = (pid: number | null) => {
@@ -83,7 +88,7 @@ export class Engine {
     this.env = options.env ?? process.env;
     this.secrets = new HostSecrets(this.env, new SecretStore(this.home));
     this.state = new StateStore(this.home);
-    this.backends = { docker: new DockerBackend() };
+    this.backends = options.backends ?? { docker: new DockerBackend() };
     this.runs = new Runs({ home: this.home, attach: (id) => this.attach(id) });
   }
 
@@ -148,12 +153,18 @@ export class Engine {
     try {
       report("ca", "creating the bottle's egress CA");
       writeBottleCa(await createBottleCa(plan.id), plan.ca.cert, plan.ca.key);
-      if (plan.gitGate?.origin && plan.cwd) {
+      const folders = plan.gitGate.folders;
+      if (plan.gitGate.origin && folders && plan.cwd) {
         report("git-gate", `copying ${plan.cwd} as the bottle's origin`);
-        mkdirSync(plan.gitGate.mirrorsDir, { recursive: true, mode: 0o770 });
-        writeSeedRefs(plan.gitGate.origin.seedFile, await seedOrigin(plan.cwd, path.join(plan.gitGate.mirrorsDir, `${ORIGIN_REPO}.git`)));
+        mkdirSync(folders.mirrors, { recursive: true, mode: 0o770 });
+        writeSeedRefs(plan.gitGate.origin.seedFile, await seedOrigin(plan.cwd, path.join(folders.mirrors, `${ORIGIN_REPO}.git`)));
       }
-      const secrets = resolveSecrets(plan.sidecars.secrets, this.secrets);
+      const gate = await prepareGateKeys(plan, this.secrets, {
+        record: (keys) => this.state.writeDeployKeys(plan.id, keys),
+        report: (message) => report("git-gate", message),
+        signal: hooks.signal,
+      });
+      const secrets = { ...resolveSecrets(plan.sidecars.secrets, this.secrets), ...gateKeySecrets(plan.gitGate.repos, gate.keys) };
       const bottle = await backend.launch(plan, secrets, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
       const warnings: string[] = [];
       for (const provision of provisionSteps) {
@@ -166,9 +177,25 @@ export class Engine {
       return publicRecord(record);
     } catch (err) {
       await backend.remove(plan.id, plan.homeLabel).catch(() => undefined);
+      // What is left stays recorded for gc; the launch's own error is the one to report.
+      const left = await this.deleteDeployKeys(plan.id).then(
+        ({ failed }) => failed.map(({ key, error }) => `${describeKey(key)}: ${error}`),
+        (error: Error) => [error.message],
+      );
+      for (const problem of left) log.warn({ bottle: plan.id }, `a deploy key was left on its forge (\`bot-bottle gc\` tries again): ${problem}`);
       this.state.updateMetadata(plan.id, { status: "failed", stopped_at: new Date().toISOString(), starter_pid: null });
       throw err;
     }
+  }
+
+  /**
+   * Deletes the bottle's recorded deploy keys; those that could not be
+   * deleted stay recorded, for stop or gc to try again.
+   */
+  private async deleteDeployKeys(id: string): Promise<DeletedKeys> {
+    const result = await deleteGateKeys(this.state.readDeployKeys(id), this.secrets);
+    this.state.writeDeployKeys(id, result.failed.map((f) => f.key));
+    return result;
   }
 
   /** A handle on a running bottle, or a UserError that says what exists. */
@@ -243,11 +270,12 @@ export class Engine {
     const metadata = this.state.readMetadata(id);
     const plan = metadata ? this.state.readPlan(id) : null;
     if (!metadata || !plan) throw this.unknownBottle(id);
-    const origin = plan.gitGate?.origin;
-    if (!origin || !plan.cwd) {
+    const origin = plan.gitGate.origin;
+    const folders = plan.gitGate.folders;
+    if (!origin || !folders || !plan.cwd) {
       throw new UserError(`bottle ${id} was not started from a git repository (cwd: ${plan.cwd ?? "none"}), so it has no origin to bring changes from`);
     }
-    const mirror = path.join(plan.gitGate!.mirrorsDir, `${ORIGIN_REPO}.git`);
+    const mirror = path.join(folders.mirrors, `${ORIGIN_REPO}.git`);
     const seed = readSeedRefs(origin.seedFile);
     let workspace: BottleChanges["workspace_commit"] = null;
     if (options.commitWorkspace) {
@@ -307,7 +335,16 @@ export class Engine {
       ? await (await this.ready(plan.backend)).attach(plan).stop()
       : await (await this.ready(metadata.backend)).remove(id, homeLabel(this.home));
     this.state.updateMetadata(id, { status: "stopped", stopped_at: new Date().toISOString(), starter_pid: null });
+    // After the bottle is recorded as stopped: if this fails or dies, gc finds the keys still recorded.
+    const keys = await this.deleteDeployKeys(id);
+    removed.push(...keys.deleted);
     log.info({ bottle: id, removed }, "bottle stopped");
+    if (keys.failed.length > 0) {
+      throw new UserError(
+        `bottle ${id} is stopped, but ${keys.failed.map(({ key, error }) => `${describeKey(key)} could not be deleted: ${error}`).join("; ")}. ` +
+          `\`bot-bottle gc\` tries again.`,
+      );
+    }
     return { id, removed };
   }
 
@@ -320,6 +357,7 @@ export class Engine {
     const backend = await this.ready("docker");
     const label = homeLabel(this.home);
     const removed: string[] = [];
+    const failures: string[] = [];
     const discovered = new Map((await backend.discover(label)).map((b) => [b.id, b]));
     const live = (id: string): boolean => {
       const metadata = this.state.readMetadata(id);
@@ -333,8 +371,20 @@ export class Engine {
       if (live(id)) continue;
       if (discovered.has(id)) removed.push(...(await backend.remove(id, label)));
       if (this.state.ids().includes(id)) {
-        this.state.remove(id);
-        removed.push(`state ${id}`);
+        // The state folder holds the deploy key record: it goes only once the keys are gone.
+        let keysLeft: string[];
+        try {
+          const keys = await this.deleteDeployKeys(id);
+          removed.push(...keys.deleted);
+          keysLeft = keys.failed.map(({ key, error }) => `${describeKey(key)}: ${error}`);
+        } catch (error) {
+          keysLeft = [(error as Error).message];
+        }
+        if (keysLeft.length === 0) {
+          this.state.remove(id);
+          removed.push(`state ${id}`);
+        }
+        failures.push(...keysLeft.map((problem) => `bottle ${id} keeps its state folder: ${problem}`));
       }
       if (queues.includes(id)) {
         // Nobody is left to wait for these answers; the audit log keeps what the queue held.
@@ -343,6 +393,6 @@ export class Engine {
         removed.push(`supervise queue ${id}`);
       }
     }
-    return { removed };
+    return { removed, failures };
   }
 }

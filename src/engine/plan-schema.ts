@@ -25,6 +25,24 @@ export const ImagePlan = z.object({
   buildCa: z.string().nullable(),
 });
 
+/**
+ * A repository the git gate pushes upstream to, as the bottle declares it,
+ * with where its private key comes from at launch (sources only, never a key).
+ */
+export const GateRepoPlan = z.object({
+  name: z.string(),
+  url: z.string(),
+  /** The known_hosts line the upstream's host key must match. */
+  hostKey: z.string(),
+  key: z.discriminatedUnion("provider", [
+    /** A private key file on the host (absolute path), read at launch. */
+    z.object({ provider: z.literal("static"), path: z.string() }),
+    /** A deploy key created at launch through Gitea's API (token: the host secret named tokenSecret) and deleted at stop. */
+    z.object({ provider: z.literal("gitea"), apiUrl: z.string(), tokenSecret: z.string(), owner: z.string(), repo: z.string() }),
+  ]),
+});
+export type GateRepoPlan = z.infer<typeof GateRepoPlan>;
+
 export const BottlePlan = z.object({
   id: z.string(),
   home: z.string(),
@@ -79,23 +97,20 @@ export const BottlePlan = z.object({
     supervise: z.object({ timeoutMs: z.number().int().positive() }).nullable(),
   }),
   /**
-   * What the git gate serves: the bottle's declared repositories and its cwd
-   * repository as `origin`. Null when there is neither (no gate runs), and
-   * for plans written before the gate existed.
+   * The git gate: the repositories it pushes upstream to, sorted by name
+   * (repository n's private key reaches the bundle as the secret
+   * GIT_GATE_KEY_<n>), the bottle's cwd repository it serves as `origin`,
+   * and its host folders. Plans written before the gate read as no gate.
    */
   gitGate: z
     .object({
-      /** Host folder mounted read-only at /etc/bot-bottle/git-gate in the bundle: gate.json. */
-      configDir: z.string(),
-      /** Host folder of the gate's bare mirrors, mounted read-write in the bundle (group-shared, like the queue). */
-      mirrorsDir: z.string(),
-      /** Per declared repository: the gate URL the agent's git is sent to instead of each spelling of the upstream URL. */
-      rewrites: z.array(z.object({ name: z.string(), gate: z.string(), spellings: z.array(z.string()) })),
+      repos: z.array(GateRepoPlan),
       /** The cwd repository served as `origin`: the commit it starts from (null: none yet) and the host-side record of the branches it was seeded with. */
       origin: z.object({ base: z.string().nullable(), seedFile: z.string() }).nullable(),
+      /** Null when the gate does not run (no repositories, no git repository as cwd); else gate.json's folder (read-only in the bundle) and the mirrors' (read-write). */
+      folders: z.object({ config: z.string(), mirrors: z.string() }).nullable(),
     })
-    .nullable()
-    .default(null),
+    .default({ repos: [], origin: null, folders: null }),
   /** The bottle's `resources` key, defaults filled in: the agent container's memory (bytes), CPUs and pids limits. */
   limits: EffectiveResources,
   /** Backend resource names. */

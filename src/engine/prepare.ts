@@ -15,10 +15,11 @@ import type { Provider, SecretSource } from "../providers/provider.js";
 import type { HostSecrets } from "../secrets/host-secrets.js";
 import { UserError } from "../user-error.js";
 import { bundleTokenVar, egressConfig, egressSecrets } from "./egress-config.js";
-import type { BottlePlan, ImagePlan } from "./plan-schema.js";
+import { forgeRepoOf } from "./deploy-keys.js";
+import type { BottlePlan, GateRepoPlan, ImagePlan } from "./plan-schema.js";
 import type { BottleSpec } from "./records.js";
 import { GATE_CONFIG_FILE } from "../../sidecars/git-gate/config.js";
-import { GIT_GATE_PORT, planGate } from "./git-gate/plan.js";
+import { gateConfig, GIT_GATE_PORT, isGitRepository } from "./git-gate/plan.js";
 import { startCommitOf } from "./git-gate/origin.js";
 import { StateStore, writeFileAtomic } from "./state.js";
 
@@ -183,6 +184,36 @@ function bundleImage(env: NodeJS.ProcessEnv): ImagePlan {
   };
 }
 
+/**
+ * The git gate's repositories, sorted by name (the order that numbers their
+ * keys). A static key's path may start with ~/ (the user's home) or be
+ * relative to the bottles folder, like agent_provider.dockerfile; its file is
+ * read at launch. A gitea key's forge token must exist now, so a dry run
+ * already says it is missing.
+ */
+function gateRepos(manifest: Manifest, context: PrepareContext): GateRepoPlan[] {
+  const bottle = manifest.bottle.names.join("+");
+  return Object.entries(manifest.bottle.git_gate.repos)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, repo]): GateRepoPlan => {
+      const base = { name, url: repo.url, hostKey: repo.host_key };
+      if (repo.key.provider === "static") {
+        const file = repo.key.path;
+        const resolved = file === "~" || file.startsWith("~/") ? path.join(os.homedir(), file.slice(1)) : path.resolve(homePaths(context.home).bottles, file);
+        return { ...base, key: { provider: "static", path: resolved } };
+      }
+      const apiUrl = new URL(repo.key.api_url);
+      if (apiUrl.username || apiUrl.password) {
+        throw new UserError(`bottle ${bottle}: git-gate repository ${name}'s key.api_url carries credentials; give the forge token through forge_token_env instead`);
+      }
+      const tokenSecret = repo.key.forge_token_env;
+      if (!context.secrets.find(tokenSecret)) {
+        throw context.secrets.missing(tokenSecret, `bottle ${bottle} creates a deploy key for git-gate repository ${name} through ${repo.key.api_url}`);
+      }
+      return { ...base, key: { provider: "gitea", apiUrl: repo.key.api_url, tokenSecret, ...forgeRepoOf(repo.url, name) } };
+    });
+}
+
 function guestEnv(manifest: Manifest, provider: Provider, providerEnv: Record<string, string>, workspace: string): Record<string, string> {
   const proxy = `http://127.0.0.1:${EGRESS_PORT}`;
   const noProxy = "localhost,127.0.0.1,::1";
@@ -249,6 +280,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   const extraCa = egressExtraCa(env);
   const allowNetworks = egressAllowNetworks(env);
   const holdTimeoutMs = egressHoldTimeoutMs(env);
+  const gitGateRepos = gateRepos(manifest, context);
 
   const id = newBottleId(manifest.agent.name);
   const store = new StateStore(home);
@@ -260,7 +292,8 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   const prefix = `bot-bottle-${id}`;
   const agentImagePlan = agentImage(spec, manifest, provider, context);
 
-  const gate = planGate(manifest.bottle.git_gate.repos, cwd);
+  const origin = cwd !== null && isGitRepository(cwd);
+  const gate = gateConfig(gitGateRepos, origin);
   const gateDir = path.join(stateDir, "git-gate");
   const daemons: BottlePlan["sidecars"]["daemons"] = ["egress", ...(superviseSeconds === null ? [] : ["supervise" as const]), ...(gate ? ["git-gate" as const] : [])];
 
@@ -299,11 +332,10 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
       secrets,
       supervise: superviseSeconds === null ? null : { timeoutMs: superviseSeconds * 1000 },
     },
-    gitGate: gate && {
-      configDir: path.join(gateDir, "config"),
-      mirrorsDir: path.join(gateDir, "mirrors"),
-      rewrites: gate.rewrites,
-      origin: gate.origin ? { base: await startCommitOf(cwd!), seedFile: path.join(gateDir, "origin-seed.json") } : null,
+    gitGate: {
+      repos: gitGateRepos,
+      origin: origin ? { base: await startCommitOf(cwd!), seedFile: path.join(gateDir, "origin-seed.json") } : null,
+      folders: gate ? { config: path.join(gateDir, "config"), mirrors: path.join(gateDir, "mirrors") } : null,
     },
     limits: manifest.bottle.resources,
     resources: { agent: `${prefix}-agent`, bundle: `${prefix}-bundle`, network: prefix, volume: `${prefix}-sockets` },
@@ -313,12 +345,15 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   setup.files.forEach((file, i) => writeFileAtomic(plan.providerFiles[i]!.host, file.content));
   writeFileAtomic(plan.sidecars.routesFile, JSON.stringify(egressConfig(egress), null, 2) + "\n", 0o644);
   if (extraCa !== null) writeFileAtomic(path.join(egressConfigDir, EGRESS_EXTRA_CA_FILE), extraCa, 0o644);
-  if (gate && plan.gitGate) writeFileAtomic(path.join(plan.gitGate.configDir, GATE_CONFIG_FILE), JSON.stringify(gate.config, null, 2) + "\n", 0o644);
+  if (gate && plan.gitGate.folders) writeFileAtomic(path.join(plan.gitGate.folders.config, GATE_CONFIG_FILE), JSON.stringify(gate, null, 2) + "\n", 0o644);
   store.writePlan(plan);
   return plan;
 }
 
 const describeSource = (source: SecretSource) => (source.kind === "env" ? `${source.name} (environment, else secret store)` : `Codex login ${source.file}`);
+
+const describeGateRepo = (repo: GateRepoPlan) =>
+  `${repo.name} (${repo.url}; ${repo.key.provider === "static" ? `key file ${repo.key.path}` : `fresh deploy key on ${repo.key.owner}/${repo.key.repo} through ${repo.key.apiUrl}, token from ${repo.key.tokenSecret}`})`;
 
 function routesFileHosts(plan: BottlePlan): string {
   const routes = parseRoutesFile(readFileSync(plan.sidecars.routesFile, "utf8")).routes;
@@ -327,12 +362,12 @@ function routesFileHosts(plan: BottlePlan): string {
 
 function describeGate(plan: BottlePlan): string {
   const gate = plan.gitGate;
-  if (!gate) return "off (no git-gate repositories, no git repository as cwd)";
+  if (!gate.folders) return "off (no git-gate repositories, no git repository as cwd)";
   const served = [
-    ...gate.rewrites.map((r) => `${r.name} (${r.spellings[0]})`),
+    ...gate.repos.map(describeGateRepo),
     ...(gate.origin ? [`origin (copy of ${plan.cwd} at ${gate.origin.base?.slice(0, 12) ?? "no commit"})`] : []),
   ];
-  return `serves ${served.join(", ")} at http://127.0.0.1:${GIT_GATE_PORT}/<name>.git; pushes are scanned for secrets`;
+  return `serves ${served.join("; ")} at http://127.0.0.1:${GIT_GATE_PORT}/<name>.git; pushes are scanned for secrets`;
 }
 
 /** The preflight summary `--dry-run` prints: everything a person should check before launch. */

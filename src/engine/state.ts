@@ -3,12 +3,14 @@ import path from "node:path";
 import { z } from "zod";
 import { homePaths } from "../home.js";
 import { UserError } from "../user-error.js";
+import { type RecordedKey, RecordedKeys } from "./deploy-keys.js";
 import { BottlePlan } from "./plan-schema.js";
 import { BottleRecord } from "./records.js";
 
 // Each bottle's host-side record lives in `state/<id>/`: plan.json (what was
-// resolved) and metadata.json (what happened). Both are written atomically, so
-// a crash leaves the old file or the new one, never half of one.
+// resolved), metadata.json (what happened) and deploy-keys.json (the deploy
+// keys it made on forges, to delete at stop or gc). All are written
+// atomically, so a crash leaves the old file or the new one, never half of one.
 
 /** The metadata file: the public record plus the pid of the process starting it (to spot half-made bottles). */
 export const BottleMetadata = BottleRecord.extend({ starter_pid: z.number().int().nullable() });
@@ -73,6 +75,29 @@ export class StateStore {
     const next = { ...current, ...change };
     this.writeMetadata(next);
     return next;
+  }
+
+  /** Records the deploy keys the bottle has on forges (none: the file goes). */
+  writeDeployKeys(id: string, keys: RecordedKey[]): void {
+    const file = path.join(this.dir(id), "deploy-keys.json");
+    if (keys.length === 0) rmSync(file, { force: true });
+    else writeFileAtomic(file, JSON.stringify(keys, null, 2) + "\n");
+  }
+
+  /** The deploy keys recorded for the bottle. A damaged record is an error, never "none": that would leave keys on a forge. */
+  readDeployKeys(id: string): RecordedKey[] {
+    const file = path.join(this.dir(id), "deploy-keys.json");
+    if (!existsSync(file)) return [];
+    let parsed;
+    try {
+      parsed = RecordedKeys.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    } catch (error) {
+      throw new UserError(`bottle ${id}'s deploy key record ${file} is not JSON (${(error as Error).message}); delete the keys it names on their forge by hand, then the file`);
+    }
+    if (!parsed.success) {
+      throw new UserError(`bottle ${id}'s deploy key record ${file} is invalid (${parsed.error.issues[0]!.message}); delete the keys it names on their forge by hand, then the file`);
+    }
+    return parsed.data;
   }
 
   /** Ids of every state folder, including ones without readable metadata (debris). */

@@ -1,21 +1,19 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { type GateConfig, GateRepoName, ORIGIN_REPO } from "../../../sidecars/git-gate/config.js";
-import type { GitRepo } from "../../manifest/schema.js";
+import { gateKeySecretName } from "../deploy-keys.js";
+import type { GateRepoPlan } from "../plan-schema.js";
 import { UserError } from "../../user-error.js";
 
 // What the git gate serves a bottle, resolved from its `git-gate.repos` and
 // its cwd: the gate's configuration (sidecars/git-gate/config.ts), and the
 // URLs the agent's git is told to send to the gate instead of upstream.
-// Pure: the engine writes the file and seeds the origin mirror at launch.
+// Pure: prepare writes the file, the engine seeds the origin mirror at launch.
 
 export const GIT_GATE_PORT = 9418;
 export const gateUrl = (name: string) => `http://127.0.0.1:${GIT_GATE_PORT}/${name}.git`;
 /** Where the agent reaches its cwd repository's copy (its `origin` remote). */
 export const ORIGIN_URL = gateUrl(ORIGIN_REPO);
-
-/** The name under which repo number `index` (in name order) delivers its private key. */
-export const gateKeyName = (index: number) => `GIT_GATE_KEY_${index}`;
 
 /**
  * The spellings of an upstream URL the agent's git may use: as declared, its
@@ -45,31 +43,28 @@ export function upstreamSpellings(url: string): string[] {
   return [...forms];
 }
 
-export interface GatePlan {
-  config: GateConfig;
-  /** For provisioning: each repository's gate URL and the upstream spellings it replaces. */
-  rewrites: { name: string; gate: string; spellings: string[] }[];
-  /** Whether the bottle's cwd repository is served as `origin`. */
-  origin: boolean;
-}
-
-/** Null when there is nothing to serve (no declared repository, no git repository as cwd). */
-export function planGate(repos: Record<string, GitRepo>, cwd: string | null): GatePlan | null {
-  const names = Object.keys(repos).sort();
-  for (const name of names) {
+/**
+ * The gate's configuration (gate.json): each declared repository, key n for
+ * the n-th in name order, and the cwd repository as `origin` when there is
+ * one. Null when there is nothing to serve.
+ */
+export function gateConfig(repos: GateRepoPlan[], origin: boolean): GateConfig | null {
+  for (const repo of repos) {
+    const { name } = repo;
     const checked = GateRepoName.safeParse(name);
     if (!checked.success) throw new UserError(`git-gate.repos.${name}: the name ${checked.error.issues[0]!.message}`);
+    upstreamSpellings(repo.url);
+    if (name === ORIGIN_REPO) throw new UserError(`git-gate.repos may not be named "${ORIGIN_REPO}": the gate serves the bottle's cwd repository under that name`);
   }
-  if (names.includes(ORIGIN_REPO)) throw new UserError(`git-gate.repos may not be named "${ORIGIN_REPO}": the gate serves the bottle's cwd repository under that name`);
-  const origin = cwd !== null && existsSync(path.join(cwd, ".git"));
-  if (names.length === 0 && !origin) return null;
-  const config: GateConfig = {
+  if (repos.length === 0 && !origin) return null;
+  return {
     version: 1,
     repos: [
-      ...names.map((name, index) => ({ name, upstream: { url: repos[name]!.url, host_key: repos[name]!.host_key, key: gateKeyName(index) } })),
+      ...repos.map((repo, index) => ({ name: repo.name, upstream: { url: repo.url, host_key: repo.hostKey, key: gateKeySecretName(index) } })),
       ...(origin ? [{ name: ORIGIN_REPO, upstream: null }] : []),
     ],
   };
-  const rewrites = names.map((name) => ({ name, gate: gateUrl(name), spellings: upstreamSpellings(repos[name]!.url) }));
-  return { config, rewrites, origin };
 }
+
+/** Whether a folder is a git repository the gate can serve as the bottle's origin. */
+export const isGitRepository = (folder: string) => existsSync(path.join(folder, ".git"));

@@ -1,5 +1,5 @@
 import { shellQuote } from "../../shell-quote.js";
-import { ORIGIN_URL } from "../git-gate/plan.js";
+import { gateUrl, ORIGIN_URL, upstreamSpellings } from "../git-gate/plan.js";
 import { required, type ProvisionStep } from "./step.js";
 
 /**
@@ -14,10 +14,10 @@ export const gitRemotesStep: ProvisionStep = {
   describe: "pointing the agent's git at the git gate",
   async run(plan, bottle) {
     const gate = plan.gitGate;
-    if (!gate) return;
-    for (const rewrite of gate.rewrites) {
-      const key = `url.${rewrite.gate}.insteadOf`;
-      for (const spelling of rewrite.spellings) {
+    if (!gate.folders) return;
+    for (const repo of gate.repos) {
+      const key = `url.${gateUrl(repo.name)}.insteadOf`;
+      for (const spelling of upstreamSpellings(repo.url)) {
         await required(bottle, "git-remotes", ["git", "config", "--global", "--add", key, spelling], plan.guest.user);
       }
     }
