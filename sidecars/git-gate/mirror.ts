@@ -3,9 +3,9 @@ import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { GateRepo, GateUpstream } from "./config.js";
 
-// The gate's bare mirrors, one per repository: created on first use, kept
-// in step with the upstream before every fetch and push (a mirror is never
-// served stale: when the upstream cannot be reached, the fetch fails), and
+// The gate's bare mirrors, one per repository: created on first use, brought
+// in step with the upstream before every fetch (a mirror is never served
+// stale: when the upstream cannot be reached, the fetch fails), and
 // reached only over SSH with the repository's own key and pinned host key.
 
 export interface MirrorPlaces {

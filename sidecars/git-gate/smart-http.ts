@@ -9,7 +9,7 @@ import { gitEnv, type MirrorPlaces, refreshMirror } from "./mirror.js";
 // refuse by path (one repository per declared name, nothing else), because
 // the agent's git speaks it with no extra setup, and because git's own
 // `http-backend` implements the protocol (v0, v2, gzip bodies): the gate only
-// adds what it must, refreshing the mirror from upstream before any
+// adds what it must, refreshing the mirror from upstream before a fetch's
 // advertisement and answering in git's terms when it cannot.
 
 const ROUTE = /^\/([A-Za-z0-9][A-Za-z0-9._-]*)\.git\/(info\/refs|git-upload-pack|git-receive-pack)$/;
@@ -114,8 +114,10 @@ export function smartHttp(config: GateConfig, places: MirrorPlaces, hookEnv: Nod
       if (!repo) return refuse(res, 404, `no repository ${name} in this bottle (declared: ${[...repos.keys()].join(", ") || "none"})`);
       const service = part === "info/refs" ? (url.searchParams.get("service") ?? "") : part;
       if (!SERVICES.has(service)) return refuse(res, 403, "only smart HTTP (git-upload-pack, git-receive-pack) is served");
-      if (part !== "info/refs") return backend(req, res, repo, url.pathname, url.search.slice(1));
-      // The agent sees, and pushes onto, what the upstream has now.
+      // A fetch sees what the upstream has now. A push is judged against the
+      // mirror without asking the upstream: a push the scan refuses must never
+      // contact it, and the forward's leases (hook.ts) refuse a stale one.
+      if (part !== "info/refs" || service !== "git-upload-pack") return backend(req, res, repo, url.pathname, url.search.slice(1));
       refresh(repo).then(
         () => backend(req, res, repo, url.pathname, url.search.slice(1)),
         (error: Error) => {

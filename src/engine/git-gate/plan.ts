@@ -37,7 +37,8 @@ export function upstreamSpellings(url: string): string[] {
   const forms = new Set<string>([url]);
   for (const suffix of ["", ".git"]) {
     forms.add(`ssh://${user}@${host}${port ? `:${port}` : ""}/${bare}${suffix}`);
-    if (!port) forms.add(`${user}@${host}:${bare}${suffix}`);
+    // scp-like paths are relative to the login's home, ssh:// paths absolute; forges take both.
+    if (!port) forms.add(`${user}@${host}:${bare}${suffix}`).add(`${user}@${host}:/${bare}${suffix}`);
     forms.add(`https://${host}/${bare}${suffix}`);
   }
   return [...forms];
