@@ -21,6 +21,7 @@ const entries = {
   forwarder: "sidecars/forwarder/main.ts",
   runner: "sidecars/runner/main.ts",
   "guest-files": "sidecars/guest-files/main.ts",
+  "git-gate-scan": "sidecars/git-gate/scan-cli.ts",
 };
 
 const staging = `${outdir}.staging-${process.pid}`;
