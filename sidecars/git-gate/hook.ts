@@ -1,7 +1,9 @@
 import { proposeAndWait } from "../supervise/queue.js";
 import type { GateRepo } from "./config.js";
 import { git, lastWords, mirrorDir, type MirrorPlaces } from "./mirror.js";
+import { isNullId } from "./git-process.js";
 import { describeFindings, type PushScan, scanPush } from "./push-scan.js";
+import { parseRefUpdates, type RefUpdate } from "./pushed-commits.js";
 
 // The gate's pre-receive hook: git runs it in the mirror after the pushed
 // objects arrived (in quarantine) and before any ref moves. Nothing leaves
@@ -17,22 +19,6 @@ export interface HookSettings {
   repo: GateRepo;
   knownSecrets: { name: string; value: string }[];
   queue: { dir: string | null; bottle: string; timeoutMs: number };
-}
-
-export interface RefUpdate {
-  old: string;
-  new: string;
-  ref: string;
-}
-
-const ZERO = /^0{40}$/;
-
-export function parseUpdates(stdin: string): RefUpdate[] {
-  return stdin
-    .split("\n")
-    .map((line) => line.trim().split(" "))
-    .filter((parts) => parts.length === 3)
-    .map(([old, updated, ref]) => ({ old: old!, new: updated!, ref: ref! }));
 }
 
 /** Lines git shows the pusher as `remote: git-gate: ...`. */
@@ -73,8 +59,8 @@ async function askToSuppress(settings: HookSettings, scan: PushScan, updates: Re
 /** Forwards the pushed updates upstream, all or none, each only if the upstream still has what the pusher saw. */
 async function forward(settings: HookSettings, updates: RefUpdate[]): Promise<boolean> {
   const cwd = mirrorDir(settings.places, settings.repo.name);
-  const leases = updates.map((u) => `--force-with-lease=${u.ref}:${ZERO.test(u.old) ? "" : u.old}`);
-  const refspecs = updates.map((u) => (ZERO.test(u.new) ? `:${u.ref}` : `+${u.new}:${u.ref}`));
+  const leases = updates.map((u) => `--force-with-lease=${u.ref}:${isNullId(u.old) ? "" : u.old}`);
+  const refspecs = updates.map((u) => (isNullId(u.new) ? `:${u.ref}` : `+${u.new}:${u.ref}`));
   const pushed = await git(["push", "--porcelain", "--atomic", ...leases, "origin", ...refspecs], { cwd, env: process.env });
   if (pushed.code === 0) return true;
   tell(`the upstream (${settings.repo.upstream!.url}) refused the push; nothing changed here either:\n${(pushed.stdout + pushed.stderr).trim() || lastWords(pushed.stderr)}`);
@@ -83,7 +69,7 @@ async function forward(settings: HookSettings, updates: RefUpdate[]): Promise<bo
 
 /** Runs the hook; the exit code git acts on (0: the refs move). */
 export async function preReceive(settings: HookSettings, stdin: string): Promise<number> {
-  const updates = parseUpdates(stdin);
+  const updates = parseRefUpdates(stdin);
   if (updates.length === 0) return 0;
   const scan = await scanPush({ repoDir: mirrorDir(settings.places, settings.repo.name), env: process.env, updates, knownSecrets: settings.knownSecrets });
   if (scan.findings.length > 0) {
