@@ -97,12 +97,15 @@ export async function ensureMirror(places: MirrorPlaces, repo: GateRepo): Promis
   }
 }
 
+/** What git says after any failed remote call, whatever the reason; the reason (ssh's) comes before it. */
+const BOILERPLATE = /^(fatal: Could not read from remote repository\.|Please make sure you have the correct access rights|and the repository exists\.)$/;
+
 /** The last lines of git's complaint, as one line (ssh and git are verbose; the reason is at the end). */
 export const lastWords = (stderr: string) =>
   stderr
     .trim()
     .split("\n")
-    .filter((line) => line.trim() !== "")
+    .filter((line) => line.trim() !== "" && !BOILERPLATE.test(line.trim()))
     .slice(-3)
     .join("; ");
 

@@ -4,8 +4,10 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, write
 import os from "node:os";
 import path from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BottleChanges } from "../../../src/engine/git-gate/changes.js";
+import { BottlePlan } from "../../../src/engine/plan-schema.js";
 import { repoRoot, runCli } from "../../support/cli.js";
 import { describeWithDocker, engineTestEnv } from "../../support/docker.js";
 import { connectStdio } from "../../support/mcp-server.js";
@@ -150,6 +152,19 @@ describeWithDocker("the bottle's origin through the git gate (real bottle)", () 
     expect(pushed.stdout).toMatch(/deploy\.env:1/);
     expect(pushed.stdout).not.toContain(key);
     expect(pushed.stdout).not.toMatch(/refs\/heads\/leak/);
+  });
+
+  it("lets no other daemon of the bundle write the gate's mirrors (a subverted supervise could otherwise plant a hook the gate runs, next to its keys)", async () => {
+    const plan = BottlePlan.parse(JSON.parse(readFileSync(path.join(home, "state", id, "plan.json"), "utf8")));
+    const mirror = "/var/lib/bot-bottle/git-mirrors/origin.git";
+    for (const uid of ["64101", "64102"]) {
+      for (const attack of [`echo '[core]\n\thooksPath = /tmp' >> ${mirror}/config`, `mkdir ${mirror}/hooks`, `echo 0 > ${mirror}/refs/heads/planted`]) {
+        const result = await execa("docker", ["exec", "-u", uid, plan.resources.bundle, "sh", "-c", attack], { reject: false });
+        expect(result.exitCode, `uid ${uid}: ${attack}`).not.toBe(0);
+      }
+    }
+    const gate = await execa("docker", ["exec", "-u", "64103", plan.resources.bundle, "test", "-w", `${mirror}/config`], { reject: false });
+    expect(gate.exitCode).toBe(0);
   });
 
   it("still brings the work home after the bottle stopped", async () => {

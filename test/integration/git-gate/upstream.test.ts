@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
@@ -10,7 +10,7 @@ import { repoRoot, runCli } from "../../support/cli.js";
 import { describeWithDocker, engineTestEnv } from "../../support/docker.js";
 import { createTestInternet, type TestInternet } from "../../support/fake-model-container.js";
 import { type SshUpstream, startSshUpstream } from "../../support/ssh-upstream.js";
-import { readFileSync } from "node:fs";
+import { waitUntil } from "../../../src/wait-until.js";
 
 // A real bottle whose agent works on repositories upstream of a real sshd
 // (the stand-in forge's SSH side, on a test network only the bundle joins).
@@ -33,7 +33,9 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
   let plan: BottlePlan;
   let gateAddress = "";
 
-  const inBottle = (script: string) => runCli(["exec", id, "--", "sh", "-c", `cd ~/workspace && ${script} 2>&1`], env);
+  /** Runs a script in the agent's workspace; git's messages (stderr) are in stdout, in order. */
+  const inBottle = (script: string) => runCli(["exec", id, "--", "sh", "-c", `cd ~/workspace && { ${script}
+} 2>&1`], env);
   const gateConnections = async () => (await upstream.connections()).filter((address) => address === gateAddress).length;
   /** A commit made upstream directly, as another developer would push it. */
   const upstreamCommit = async (repo: string, file: string, content: string) => {
@@ -117,7 +119,7 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
     const sha = await upstreamCommit("project", "upstream.txt", "from upstream");
     const result = await inBottle("git -C project pull -q && git -C project rev-parse HEAD && cat project/upstream.txt");
     expect(result.exitCode, result.stdout).toBe(0);
-    expect(result.stdout).toBe(`${sha}\nfrom upstream\n`);
+    expect(result.stdout.trim()).toBe(`${sha}\nfrom upstream`);
   });
 
   it("forwards a clean push upstream with the deploy key, to trunk and to a new branch", async () => {
@@ -178,7 +180,7 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
     // A key-shaped string already upstream (someone else's history) must not block new work on top of it.
     await upstreamCommit("project", "legacy.env", `LEGACY=AKIA${randomBytes(8).toString("hex").toUpperCase()}`);
     const clean = await inBottle(
-      "cd project && git reset -q --hard && git pull -q && git switch -q -c topic && echo ok > topic.txt && git add topic.txt && git commit -q -m topic && git push -q origin topic && git rev-parse HEAD",
+      "cd project && git reset -q --hard origin/trunk && git pull -q && git switch -q -c topic && echo ok > topic.txt && git add topic.txt && git commit -q -m topic && git push -q origin topic && git rev-parse HEAD",
     );
     expect(clean.exitCode, clean.stdout).toBe(0);
     expect((await upstream.refs("project"))["refs/heads/topic"]).toBe(clean.stdout.trim().split("\n").pop());
@@ -193,13 +195,44 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
   });
 
   it("refuses an upstream whose host key is not the pinned one", async () => {
-    const connections = await gateConnections();
+    const logins = async () => (await upstream.log()).filter((line) => line.includes(`Accepted publickey for git from ${gateAddress} `)).length;
+    const [connections, loggedIn] = [await gateConnections(), await logins()];
     const result = await inBottle(`git clone ${upstream.url("pinned")} pinned; echo exit=$?`);
     expect(result.stdout).toMatch(/exit=[1-9]/);
-    expect(result.stdout).toMatch(/Host key verification failed/);
-    // ssh got as far as the key exchange, no further: no login.
+    expect(result.stdout).toMatch(/git-gate: cannot reach the upstream of pinned .*Host key verification failed/);
+    // ssh got as far as the key exchange and no further: no login with the deploy key.
     expect(await gateConnections()).toBeGreaterThan(connections);
-    expect((await upstream.log()).join("\n")).not.toMatch(new RegExp(`Accepted publickey for git from ${gateAddress.replace(/\./g, "\\.")} .*\\n(?![\\s\\S]*Accepted)[\\s\\S]*$`));
+    expect(await logins()).toBe(loggedIn);
+  });
+
+  it("asks through supervise about a suppression comment: approved, the push goes upstream; rejected, it does not", async () => {
+    const pending = async () => {
+      const listed = await runCli(["supervise", "--once", "--json"], env);
+      return (JSON.parse(listed.stdout) as { id: string; bottle: string; kind: string; summary: string }[]).find((p) => p.bottle === id && p.kind === "git-gate-suppression");
+    };
+    const attempt = async (decision: "approve" | "reject", file: string) => {
+      writeFileSync(path.join(home, "payload"), `const fixture = "ghp_${randomBytes(18).toString("hex")}"; // secretlint-disable-line\n`);
+      await execa("docker", ["cp", path.join(home, "payload"), `${plan.resources.agent}:/tmp/payload`]);
+      const push = inBottle(
+        `cd project && git reset -q --hard origin/trunk && cp /tmp/payload ${file} && git add ${file} && git commit -q -m 'test fixture' && git push origin trunk; echo exit=$?; git rev-parse HEAD`,
+      );
+      const proposal = await waitUntil("the gate's proposal", pending, { timeoutMs: 60_000 });
+      expect(proposal.summary).toContain(`${file}:1`);
+      const answered = await runCli([decision, proposal.id, ...(decision === "reject" ? ["--notes", "not in a test fixture"] : [])], env);
+      expect(answered.exitCode, answered.stderr).toBe(0);
+      return push;
+    };
+    const approved = await attempt("approve", "fixture.js");
+    expect(approved.stdout).toMatch(/approved by .* \(request/);
+    expect(approved.stdout).toMatch(/exit=0/);
+    expect((await upstream.refs("project"))["refs/heads/trunk"]).toBe(approved.stdout.trim().split("\n").pop());
+    const before = await upstream.refs("project");
+    const connections = await gateConnections();
+    const rejected = await attempt("reject", "fixture2.js");
+    expect(rejected.stdout).toMatch(/refused by /);
+    expect(rejected.stdout).toMatch(/exit=[1-9]/);
+    expect(await upstream.refs("project")).toEqual(before);
+    expect(await gateConnections()).toBe(connections);
   });
 
   it("fails closed, with the reason in git's output, when the upstream cannot be reached", async () => {
@@ -220,8 +253,8 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
 
   it("keeps the deploy key to the gate's uid: not egress, not supervise, not the agent", async () => {
     const keyPath = "/run/bot-bottle-private/git-gate/GIT_GATE_KEY_1";
-    const asRoot = await execa("docker", ["exec", plan.resources.bundle, "cat", keyPath], { reject: false });
-    expect(asRoot.stdout.trim()).toBe(deployKey.privateKey.trim());
+    const asGate = await execa("docker", ["exec", "-u", "64103", plan.resources.bundle, "ssh-keygen", "-y", "-f", keyPath], { reject: false });
+    expect(asGate.stdout.trim().split(" ").slice(0, 2)).toEqual(deployKey.publicKey.trim().split(" ").slice(0, 2));
     for (const uid of ["64101", "64102"]) {
       const other = await execa("docker", ["exec", "-u", uid, plan.resources.bundle, "cat", keyPath], { reject: false });
       expect(other.exitCode, `uid ${uid} read the key`).not.toBe(0);
@@ -230,7 +263,7 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
     expect(egressCopy.stdout).toContain("EGRESS_SECRET_BB_GATE_TEST_SECRET");
     expect(egressCopy.stdout).not.toContain("GIT_GATE_KEY");
     const marker = deployKey.privateKey.split("\n")[2]!;
-    const inAgent = await execa("docker", ["exec", plan.resources.agent, "sh", "-c", `grep -rlF -- '${marker}' / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; cat /proc/[0-9]*/environ 2>/dev/null | grep -cF -- '${marker}'`], {
+    const inAgent = await execa("docker", ["exec", plan.resources.agent, "sh", "-c", `grep -rlF -D skip -- '${marker}' /home /root /tmp /etc /opt /var 2>/dev/null; cat /proc/[0-9]*/environ 2>/dev/null | grep -cF -- '${marker}'`], {
       reject: false,
     });
     expect(inAgent.stdout.trim()).toBe("0");
