@@ -134,6 +134,8 @@ describe("examples/home", () => {
     expect(unknown).toEqual([]);
     const allowed = schemaKeyPaths(schema);
     expect(allowed).toContain(kind === "bottle" ? "egress.routes[].dlp.known_secret_env" : "git-gate.user.email");
-    expect([...allowed].filter((p) => !used.has(p))).toEqual([]);
+    // A key the schema accepts and planning refuses ("not supported yet") cannot be in a home that starts.
+    const refusedByPlanning = new Set(["egress.routes[].dlp.inbound_detectors"]);
+    expect([...allowed].filter((p) => !used.has(p) && !refusedByPlanning.has(p))).toEqual([]);
   });
 });
