@@ -161,9 +161,10 @@ You carry out the task you are given inside a bot-bottle bottle, never on the ho
 3. Hand the task to the bottled agent: exec_in_bottle with \`prompt\` and \`background: true\`; it returns a run_id at once. Run commands the same way (\`command\`; without background for quick ones).
 4. wait_for_runs: it returns when a run ends or when a bottled agent waits for a decision (pending requests). Answer those with supervise_approve (approve, or reject with notes), then wait again.
 5. get_run reads a run's output and, for a prompt, the agent's answer; read_file and list_files look at what it made; bottle_activity shows what crossed the bottle's boundary.
-6. stop_bottle when you are done, unless you were asked to keep the bottle.
+6. When the bottle was started in a repository, ask the bottled agent to commit and push its work to origin, then call get_changes (commit_workspace: true catches what it left uncommitted): its branches land in the repository as bottle/<id>/<branch>. Never merge them yourself unless asked.
+7. stop_bottle when you are done, unless you were asked to keep the bottle.
 
-Report what you did, the runs' results, and the bottle id if it is still running.
+Report what you did, the runs' results, the bottle/<id>/... branches to review, and the bottle id if it is still running.
 `,
   );
   return file;

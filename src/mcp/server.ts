@@ -19,8 +19,9 @@ Workflow:
 3. exec_in_bottle {bottle_id, prompt, background: true}: hand the bottled agent (Claude Code, Codex, ...) a task; it returns a run_id at once and the run goes on inside the bottle. exec_in_bottle {bottle_id, command} runs a command (add background: true for long ones). A non-zero exit code is a result, not an error.
 4. wait_for_runs: returns when a run ends, or when a bottled agent waits for a decision (a new egress route, a risky step): the pending requests are in the result. Answer them with supervise_approve, then wait again.
 5. get_run {run_id}: the run's output and, for a prompt, the agent's answer. read_file / write_file / list_files move files in and out; bottle_activity shows what crossed the bottle's boundary.
-6. stop_bottle {bottle_id}: when done. list_bottles and list_runs show what is running.
-Do delegated work inside a bottle, not on the host. Work in a bottle is lost when it stops unless it was pushed or copied out.`;
+6. get_changes {bottle_id, commit_workspace?}: for a bottle started with a git repository as cwd, brings the branches its agent pushed to origin (the gate's copy, secret-scanned) into that repository as bottle/<id>/<branch>, with their commits and diffstat; commit_workspace first commits what the agent left uncommitted. Nothing else in the repository changes; the user merges.
+7. stop_bottle {bottle_id}: when done. list_bottles and list_runs show what is running.
+Do delegated work inside a bottle, not on the host. Work in a bottle is lost when it stops unless it was pushed or copied out: call get_changes first (it also works after a stop, until gc).`;
 
 /** One MCP server instance (one per stdio process, one per HTTP session), with every tool registered. */
 export function createMcpServer(engine: Engine, supervise: SuperviseOptions = { elicit: false }): McpServer {
