@@ -60,7 +60,8 @@ async function askToSuppress(settings: HookSettings, scan: PushScan, updates: Re
 async function forward(settings: HookSettings, updates: RefUpdate[]): Promise<boolean> {
   const cwd = mirrorDir(settings.places, settings.repo.name);
   const leases = updates.map((u) => `--force-with-lease=${u.ref}:${isNullId(u.old) ? "" : u.old}`);
-  const refspecs = updates.map((u) => (isNullId(u.new) ? `:${u.ref}` : `+${u.new}:${u.ref}`));
+  // No `+` on the refspecs: git lets a forced refspec override the lease, which would overwrite work pushed upstream since.
+  const refspecs = updates.map((u) => (isNullId(u.new) ? `:${u.ref}` : `${u.new}:${u.ref}`));
   const pushed = await git(["push", "--porcelain", "--atomic", ...leases, "origin", ...refspecs], { cwd, env: process.env });
   if (pushed.code === 0) return true;
   tell(`the upstream (${settings.repo.upstream!.url}) refused the push; nothing changed here either:\n${(pushed.stdout + pushed.stderr).trim() || lastWords(pushed.stderr)}`);

@@ -133,6 +133,21 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
     expect(await gateConnections()).toBeGreaterThan(connections);
   });
 
+  it("fails the agent's push with the upstream's refusal when the upstream moved since its fetch, and keeps the gate's copy as the upstream has it", async () => {
+    const seen = (await inBottle("cd project && git fetch -q && git checkout -q -B trunk origin/trunk && git rev-parse HEAD")).stdout.trim().split("\n").pop()!;
+    const moved = await upstreamCommit("project", "race.txt", "someone else was first");
+    const result = await inBottle("cd project && echo mine > mine.txt && git add mine.txt && git commit -q -m mine && git push origin trunk; echo exit=$?");
+    expect(result.stdout).toMatch(/exit=[1-9]/);
+    expect(result.stdout).toMatch(/git-gate: the upstream \(ssh:\/\/git@git\.upstream\.test\/srv\/git\/project\.git\) refused the push/);
+    expect(result.stdout).toMatch(/stale info|rejected/);
+    expect((await upstream.refs("project"))["refs/heads/trunk"]).toBe(moved);
+    const mirror = await execa("docker", ["exec", plan.resources.bundle, "git", "--git-dir", "/var/lib/bot-bottle/git-mirrors/project.git", "rev-parse", "refs/heads/trunk"]);
+    expect(mirror.stdout.trim()).toBe(seen);
+    const again = await inBottle("cd project && git pull -q --no-rebase && git push -q origin trunk && git rev-parse HEAD");
+    expect(again.exitCode, again.stdout).toBe(0);
+    expect((await upstream.refs("project"))["refs/heads/trunk"]).toBe(again.stdout.trim().split("\n").pop());
+  });
+
   const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
   const secrets: { name: string; file: string; content: string; shown: string; rule: RegExp }[] = [
     { name: "an AWS access key", file: "aws.env", content: `AWS_ACCESS_KEY_ID=AKIA${randomBytes(8).toString("hex").toUpperCase()}`, shown: "AKIA", rule: /AWS/i },
@@ -147,7 +162,7 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
       writeFileSync(path.join(home, "payload"), `${secret.content}\n`);
       await execa("docker", ["cp", path.join(home, "payload"), `${plan.resources.agent}:/tmp/payload`]);
       const result = await inBottle(
-        `cd project && git reset -q --hard origin/trunk && cp /tmp/payload ${secret.file} && git add ${secret.file} && git commit -q -m 'add ${secret.file}' && git push origin trunk; echo exit=$?; git rev-parse HEAD`,
+        `cd project && git checkout -q -B trunk origin/trunk && cp /tmp/payload ${secret.file} && git add ${secret.file} && git commit -q -m 'add ${secret.file}' && git push origin trunk; echo exit=$?; git rev-parse HEAD`,
       );
       expect(result.stdout).toMatch(/exit=[1-9]/);
       const commit = result.stdout.trim().split("\n").pop()!;
@@ -165,7 +180,7 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
     const connections = await gateConnections();
     const key = `AKIA${randomBytes(8).toString("hex").toUpperCase()}`;
     const result = await inBottle(
-      `cd project && git reset -q --hard origin/trunk && echo 'KEY=${key}' > old.env && git add old.env && git commit -q -m 'add key' && OLD=$(git rev-parse HEAD) && git rm -q old.env && git commit -q -m 'remove key' && git push origin trunk; echo exit=$?; echo old=$OLD`,
+      `cd project && git checkout -q -B trunk origin/trunk && echo 'KEY=${key}' > old.env && git add old.env && git commit -q -m 'add key' && OLD=$(git rev-parse HEAD) && git rm -q old.env && git commit -q -m 'remove key' && git push origin trunk; echo exit=$?; echo old=$OLD`,
     );
     expect(result.stdout).toMatch(/exit=[1-9]/);
     const old = /old=([0-9a-f]+)/.exec(result.stdout)![1]!;
@@ -180,7 +195,7 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
     // A key-shaped string already upstream (someone else's history) must not block new work on top of it.
     await upstreamCommit("project", "legacy.env", `LEGACY=AKIA${randomBytes(8).toString("hex").toUpperCase()}`);
     const clean = await inBottle(
-      "cd project && git reset -q --hard origin/trunk && git pull -q && git switch -q -c topic && echo ok > topic.txt && git add topic.txt && git commit -q -m topic && git push -q origin topic && git rev-parse HEAD",
+      "cd project && git checkout -q -B trunk origin/trunk && git pull -q && git switch -q -c topic && echo ok > topic.txt && git add topic.txt && git commit -q -m topic && git push -q origin topic && git rev-parse HEAD",
     );
     expect(clean.exitCode, clean.stdout).toBe(0);
     expect((await upstream.refs("project"))["refs/heads/topic"]).toBe(clean.stdout.trim().split("\n").pop());
@@ -214,9 +229,19 @@ describeWithDocker("the git gate with a real ssh upstream (real bottle)", () => 
       writeFileSync(path.join(home, "payload"), `const fixture = "ghp_${randomBytes(18).toString("hex")}"; // secretlint-disable-line\n`);
       await execa("docker", ["cp", path.join(home, "payload"), `${plan.resources.agent}:/tmp/payload`]);
       const push = inBottle(
-        `cd project && git reset -q --hard origin/trunk && cp /tmp/payload ${file} && git add ${file} && git commit -q -m 'test fixture' && git push origin trunk; echo exit=$?; git rev-parse HEAD`,
+        `cd project && git checkout -q -B trunk origin/trunk && cp /tmp/payload ${file} && git add ${file} && git commit -q -m 'test fixture' && git push origin trunk; echo exit=$?; git rev-parse HEAD`,
       );
-      const proposal = await waitUntil("the gate's proposal", pending, { timeoutMs: 60_000 });
+      // A push that ends before any proposal appears failed for another reason: say which.
+      let ended: string | undefined;
+      void push.then((r) => (ended = r.stdout));
+      const proposal = await waitUntil(
+        "the gate's proposal",
+        async () => {
+          if (ended !== undefined) throw new Error(`the push ended without a proposal:\n${ended}`);
+          return pending();
+        },
+        { timeoutMs: 60_000 },
+      );
       expect(proposal.summary).toContain(`${file}:1`);
       const answered = await runCli([decision, proposal.id, ...(decision === "reject" ? ["--notes", "not in a test fixture"] : [])], env);
       expect(answered.exitCode, answered.stderr).toBe(0);
