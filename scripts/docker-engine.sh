@@ -16,14 +16,7 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    log "missing ${need[*]} and not root: install them (apt-get install -y ${need[*]}) and retry"
-    exit 1
-  fi
-  log "installing ${need[*]} from Debian's packages"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  bash "$(dirname "$0")/apt-install.sh" "${need[@]}"
 fi
 
 if ! pgrep -x dockerd >/dev/null 2>&1; then

@@ -24,4 +24,6 @@ export const assetPaths = {
   guestFiles: path.join(packageRoot, "dist", "sidecars-bundle", "guest-files.js"),
   /** The home `bot-bottle demo` copies: its bottle, agent and provider plugin. */
   demoHome: path.join(packageRoot, "src", "demo", "home"),
+  /** The dashboard's script and stylesheet (`bot-bottle ui`), served as they are. */
+  uiAssets: path.join(packageRoot, "src", "ui", "assets"),
 };

@@ -12,7 +12,7 @@ import { waitUntil } from "../../src/wait-until.js";
 import type { Availability, Backend, Bottle, DiscoveredBottle, LaunchHooks } from "../backend.js";
 import { DockerBottle } from "./bottle.js";
 import { agentCpuShare } from "./cpu-share.js";
-import { docker, dockerBinary, DockerError, parseJsonLines } from "./docker-cli.js";
+import { docker, dockerBinary, DockerError, parseJsonLines, START_AN_ENGINE } from "./docker-cli.js";
 import { ensureImage } from "./images.js";
 import { chooseAgentRuntime } from "./runtime.js";
 
@@ -98,7 +98,7 @@ export class DockerBackend implements Backend {
       const detail = err instanceof DockerError ? err.stderr.trim() : (err as Error).message;
       return {
         ok: false,
-        reason: `no Docker engine answers (${detail.split("\n")[0]}). Start one (Docker Desktop, colima, or \`sudo dockerd\`; on Debian: bash scripts/docker-engine.sh) and retry`,
+        reason: `no Docker engine answers (${detail.split("\n")[0]}). ${START_AN_ENGINE} and retry; \`bot-bottle doctor\` checks everything else bottles need`,
       };
     }
   }

@@ -15,6 +15,9 @@ export class DockerError extends Error {
   }
 }
 
+/** How to get an engine, for every message that finds none. */
+export const START_AN_ENGINE = "Start one (Docker Desktop, colima, or `sudo dockerd`; on Debian: bash scripts/docker-engine.sh)";
+
 export const dockerBinary = () => process.env.BOT_BOTTLE_DOCKER ?? "docker";
 
 /** Runs `docker ARGS` and returns stdout; a non-zero exit throws DockerError with its stderr. */

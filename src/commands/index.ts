@@ -3,6 +3,7 @@ import { activityCommand } from "./activity.js";
 import { agentsCommand } from "./agents.js";
 import { changesCommand } from "./changes.js";
 import { demoCommand } from "./demo.js";
+import { doctorCommand } from "./doctor.js";
 import { execCommand } from "./exec.js";
 import { gcCommand } from "./gc.js";
 import { initCommand } from "./init.js";
@@ -14,6 +15,7 @@ import { secretCommand } from "./secret.js";
 import { startCommand } from "./start.js";
 import { stopCommand } from "./stop.js";
 import { approveCommand, rejectCommand, superviseCommand } from "./supervise.js";
+import { uiCommand } from "./ui.js";
 import { validateCommand } from "./validate.js";
 
 /** Every `bot-bottle` subcommand, in the order `--help` lists them. */
@@ -35,9 +37,11 @@ export function registerCommands(program: Command): void {
     schemaCommand(),
     initCommand(),
     demoCommand(),
+    doctorCommand(),
     secretCommand(),
     mcpCommand(),
     superviseCommand(),
+    uiCommand(),
     approveCommand(),
     rejectCommand(),
   ]) {

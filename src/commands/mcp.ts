@@ -10,6 +10,8 @@ import { exitWhenIdle } from "../mcp/shutdown.js";
 import { serveStdio } from "../mcp/stdio.js";
 import { serverToken } from "../mcp/token.js";
 import { UserError } from "../user-error.js";
+import { parsePort } from "./port-option.js";
+import { untilSignal } from "./until-signal.js";
 
 const DEFAULT_PORT = 8642;
 
@@ -20,12 +22,6 @@ interface ServeOptions {
   tokenEnv?: string;
   allowRemote?: boolean;
   elicit?: boolean;
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port ${value}: must be a port number (0 picks a free one)`, 2);
-  return port;
 }
 
 function parseEnvPair(value: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -76,14 +72,7 @@ async function serveHttpUntilSignal(engine: Engine, options: ServeOptions): Prom
   } else {
     say(`bearer token from ${source}`);
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info(`${signal}: closing the MCP server`);
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
-  });
+  log.info(`${await untilSignal()}: closing the MCP server`);
   await server.close();
   exitWhenIdle();
 }

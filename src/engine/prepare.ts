@@ -30,8 +30,8 @@ const SOCKET_DIR = "/run/bot-bottle";
 const GUEST_CA = "/usr/local/share/ca-certificates/bot-bottle-egress.crt";
 const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 /** The current Node LTS images (Node 20 reached its end of life in April 2026); BOT_BOTTLE_BASE_IMAGE replaces both. */
-const DEFAULT_AGENT_BASE = "node:24-bookworm";
-const DEFAULT_BUNDLE_BASE = "node:24-bookworm-slim";
+export const DEFAULT_AGENT_BASE = "node:24-bookworm";
+export const DEFAULT_BUNDLE_BASE = "node:24-bookworm-slim";
 /** The build arg that carries the agent's release into its image (see agent_provider.version). */
 export const AGENT_VERSION_ARG = "AGENT_VERSION";
 const DECLARES_VERSION_ARG = new RegExp(`^\\s*ARG\\s+${AGENT_VERSION_ARG}(?:[\\s=]|$)`, "im");

@@ -28,7 +28,7 @@ export function serverToken({ home, env, tokenEnv }: { home: string; env: NodeJS
   const existing = readTokenFile(file);
   if (existing !== undefined) return { token: existing, source: file, created: false };
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const token = randomBytes(32).toString("base64url");
+  const token = newToken();
   try {
     // wx: two servers starting at once must agree on one token
     writeFileSync(file, `${token}\n`, { flag: "wx", mode: 0o600 });
@@ -58,10 +58,17 @@ function readTokenFile(file: string): string | undefined {
   return token;
 }
 
+/** A fresh random token (256 bits, URL-safe). */
+export const newToken = () => randomBytes(32).toString("base64url");
+
+/** Constant-time comparison of a presented token with the real one. */
+export function tokenMatches(presented: string, token: string): boolean {
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  return timingSafeEqual(digest(presented), digest(token));
+}
+
 /** Constant-time check of an `Authorization: Bearer ...` header. */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
-  if (!match) return false;
-  const digest = (value: string) => createHash("sha256").update(value).digest();
-  return timingSafeEqual(digest(match[1]!), digest(token));
+  return match !== null && tokenMatches(match[1]!, token);
 }
