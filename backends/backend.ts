@@ -1,3 +1,4 @@
+import type { BackendName } from "../src/manifest/schema.js";
 import type { BottlePlan } from "../src/engine/plan-schema.js";
 import type { ExecResult, Progress } from "../src/engine/records.js";
 
@@ -36,7 +37,7 @@ export interface Bottle {
 export interface DiscoveredBottle {
   id: string;
   /** Every backend resource carrying the bottle's label, by kind. */
-  resources: { kind: "container" | "network" | "volume"; name: string; running: boolean }[];
+  resources: { kind: "container" | "network" | "volume" | "machine"; name: string; running: boolean }[];
   /** Whether the agent itself is up. */
   agentRunning: boolean;
 }
@@ -48,20 +49,29 @@ export interface LaunchHooks {
 
 export type Availability = { ok: true; detail: string } | { ok: false; reason: string };
 
+/**
+ * Where bottles run. A backend sees plans, never manifests, and knows nothing
+ * of MCP or the CLI; the engine reaches every backend through this interface
+ * (backends/registry.ts makes them).
+ */
 export interface Backend {
-  readonly name: "docker" | "smolmachines";
-  /** Whether the backend's engine answers; the reason says how to fix it when not. */
+  readonly name: BackendName;
+  /** What separates the agent from the host, in a sentence (README, doctor, dry runs). */
+  readonly isolation: string;
+  /** Whether the backend can run bottles here; when not, the reason says how to make it so (doctor shows the same words). */
   available(): Promise<Availability>;
   /**
    * Builds or reuses images, creates networks and the sidecar bundle, starts
    * the agent and waits until its sidecars answer. `secrets` (bundle variable ->
-   * value) reach the egress process only, never an argv or a file. Provisioning is the engine's
-   * job, through the returned handle. On failure or abort it removes what it made.
+   * value: egress's tokens and secrets, the git gate's deploy keys) reach the
+   * bundle through init's stdin, never an argv, an environment or a file on the
+   * host. Provisioning is the engine's job, through the returned handle. On
+   * failure or abort it removes what it made.
    */
   launch(plan: BottlePlan, secrets: Record<string, string>, hooks?: LaunchHooks): Promise<Bottle>;
   /** A handle for a bottle this or an earlier process launched. */
   attach(plan: BottlePlan): Bottle;
-  /** Bottles of this home found on the engine, by label. */
+  /** Bottles of this home found on the engine, by label (for a backend with parts elsewhere, only its own kind of parts). */
   discover(homeLabel: string): Promise<DiscoveredBottle[]>;
   /** Removes every resource labelled with the bottle id; returns what was removed. */
   remove(id: string, homeLabel: string): Promise<string[]>;

@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { type Account, accountOf, DAEMONS, type DaemonName, isGateKey, prepareEgressPrivate, prepareGateMirrors, prepareGatePrivate, prepareSocketDir, sharedGroupOf } from "./privileges.js";
+import { DAEMONS, type DaemonName, ENV } from "./contract.js";
+import { type Account, accountOf, isGateKey, prepareEgressPrivate, prepareGateMirrors, prepareGatePrivate, prepareSocketDir, sharedGroupOf } from "./privileges.js";
 import { awaitSecrets, deliverSecrets } from "./secrets-handoff.js";
 
 // The sidecar bundle's init (PID 1 of the bundle container). It starts each
@@ -71,11 +72,11 @@ interface Launch {
  */
 async function privilegedLaunches(names: DaemonName[], privateDir: string): Promise<Map<DaemonName, Launch>> {
   if (process.getuid?.() !== 0) fail("BOT_BOTTLE_PRIVATE_DIR is set, but init does not run as root: it cannot give each daemon its own user");
-  const shared = process.env.EGRESS_QUEUE_DIR ?? process.env.SUPERVISE_QUEUE_DIR;
+  const shared = process.env[ENV.egressQueueDir] ?? process.env[ENV.superviseQueueDir];
   if (!shared) fail("BOT_BOTTLE_PRIVATE_DIR needs EGRESS_QUEUE_DIR: its group is the one the daemons share with the host");
   const gid = sharedGroupOf(shared);
   const secrets = await awaitSecrets(privateDir, SECRETS_TIMEOUT_MS);
-  const socket = process.env.EGRESS_SOCKET ?? process.env.SUPERVISE_SOCKET;
+  const socket = process.env[ENV.egressSocket] ?? process.env[ENV.superviseSocket];
   if (socket) prepareSocketDir(dirname(socket), gid);
   const launches = new Map<DaemonName, Launch>();
   for (const name of names) {
@@ -83,13 +84,13 @@ async function privilegedLaunches(names: DaemonName[], privateDir: string): Prom
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (name === "egress") {
       const files = Object.fromEntries(
-        ["EGRESS_CA_CERT", "EGRESS_CA_KEY", "EGRESS_EXTRA_CA"].flatMap((setting) => (process.env[setting] ? [[setting, process.env[setting]!]] : [])),
+        [ENV.egressCaCert, ENV.egressCaKey, ENV.egressExtraCa].flatMap((setting) => (process.env[setting] ? [[setting, process.env[setting]!]] : [])),
       );
       Object.assign(env, prepareEgressPrivate(privateDir, account, secrets, files));
     }
     if (name === "git-gate") {
       Object.assign(env, prepareGatePrivate(privateDir, account, secrets));
-      const mirrors = process.env.GIT_GATE_MIRRORS;
+      const mirrors = process.env[ENV.gitGateMirrors];
       if (!mirrors) fail("the git gate needs GIT_GATE_MIRRORS");
       prepareGateMirrors(mirrors, account);
     }
@@ -112,7 +113,7 @@ function relay(stream: NodeJS.ReadableStream, out: NodeJS.WriteStream, name: str
 
 /** `init.js receive-secrets`: the engine's delivery of the secrets, read from stdin. */
 function receiveSecrets(): void {
-  const privateDir = process.env.BOT_BOTTLE_PRIVATE_DIR || fail("receive-secrets needs BOT_BOTTLE_PRIVATE_DIR (the bundle's private tmpfs)");
+  const privateDir = process.env[ENV.privateDir] || fail("receive-secrets needs BOT_BOTTLE_PRIVATE_DIR (the bundle's private tmpfs)");
   try {
     const count = deliverSecrets(privateDir, readFileSync(0, "utf8"));
     say(`delivered ${count} secret(s)`);
@@ -123,14 +124,14 @@ function receiveSecrets(): void {
 
 async function main(): Promise<void> {
   if (process.argv[2] === "receive-secrets") return receiveSecrets();
-  const names = parseDaemonList(process.env.BOT_BOTTLE_DAEMONS);
+  const names = parseDaemonList(process.env[ENV.daemons]);
   // argv[1] is this script: the daemons are bundled next to it.
   const directory = dirname(process.argv[1] ?? "");
   for (const name of names) {
     const file = join(directory, `${name}.js`);
     if (!existsSync(file)) fail(`daemon ${name} is not in this bundle (${file} is missing)`);
   }
-  const privateDir = process.env.BOT_BOTTLE_PRIVATE_DIR;
+  const privateDir = process.env[ENV.privateDir];
   let launches: Map<DaemonName, Launch>;
   try {
     launches = privateDir

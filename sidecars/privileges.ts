@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, closeSync, copyFileSync, fchownSync, lstatSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { Secrets } from "./secrets-handoff.js";
+import type { DaemonName } from "./contract.js";
 
 // Privilege separation inside the sidecar bundle. Init starts as root and
 // stays root only to supervise; each daemon runs as a uid of its own with no
@@ -11,8 +12,6 @@ import type { Secrets } from "./secrets-handoff.js";
 // live routes), which is the host user's, so a daemon can write there and the
 // host user can read what it wrote, group-readable only.
 
-export const DAEMONS = ["egress", "supervise", "git-gate"] as const;
-export type DaemonName = (typeof DAEMONS)[number];
 
 /** High uids, unlikely to belong to anyone on the host (files a daemon writes into host folders carry its uid). */
 export const DAEMON_UIDS: Record<DaemonName, number> = { egress: 64101, supervise: 64102, "git-gate": 64103 };

@@ -17,6 +17,8 @@ export const homePaths = (home: string) => ({
   queue: path.join(home, "queue"),
   audit: path.join(home, "audit"),
   secrets: path.join(home, "secrets"),
+  /** Rebuildable artifacts (microVM image archives); safe to delete. */
+  cache: path.join(home, "cache"),
   stateOf: (id: string) => path.join(home, "state", id),
   queueOf: (id: string) => path.join(home, "queue", id),
   auditOf: (id: string) => path.join(home, "audit", `${id}.jsonl`),

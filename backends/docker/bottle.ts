@@ -4,6 +4,7 @@ import { constants } from "node:os";
 import { execa } from "execa";
 import type { ExecResult } from "../../src/engine/records.js";
 import type { Bottle, ExecOptions } from "../backend.js";
+import { CappedOutput } from "../capped-output.js";
 import { docker, dockerBinary } from "./docker-cli.js";
 
 /** Grace between killing the process inside and giving up on the `docker exec` client. */
@@ -17,25 +18,6 @@ interface DockerBottleTarget {
   workspace: string;
   /** Removes the bottle's containers, network and volume. */
   remove: () => Promise<string[]>;
-}
-
-/** Collects one output stream up to a byte cap, remembering whether anything was dropped. */
-class CappedOutput {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  truncated = false;
-  constructor(private readonly cap: number) {}
-  push(chunk: Buffer): void {
-    const room = this.cap - this.size;
-    if (chunk.length > room) this.truncated = true;
-    if (room <= 0) return;
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    this.chunks.push(kept);
-    this.size += kept.length;
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString("utf8");
-  }
 }
 
 export class DockerBottle implements Bottle {

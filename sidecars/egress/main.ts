@@ -21,6 +21,7 @@ import { parseRoutesFile, ROUTES_DIGEST_HEADER, type RoutesFile } from "./routes
 import { type Authority, pathOnly } from "./target.js";
 import { gateTlsTunnel } from "./tls-gate.js";
 import { Upstreams, upstreamTrust } from "./upstream.js";
+import { BUNDLE_FILES, BUNDLE_PATHS, daemonSocket, ENV, HEALTH_PATH } from "../contract.js";
 
 // The egress daemon: an HTTP proxy (CONNECT tunnels and absolute-form plain
 // HTTP) on a Unix socket in the bottle's socket volume, which the agent
@@ -52,10 +53,9 @@ import { Upstreams, upstreamTrust } from "./upstream.js";
 //                            file only egress's uid can read (see ../privileges.ts)
 //   BOT_BOTTLE_ID            the bottle id, named in proposals
 
-const HEALTH_PATH = "/__bot-bottle/health";
 const UPSTREAM_CONNECT_TIMEOUT_MS = 30_000;
-const DEFAULT_CA_CERT = "/etc/bot-bottle/egress/ca.pem";
-const DEFAULT_CA_KEY = "/etc/bot-bottle/egress/ca-key.pem";
+const DEFAULT_CA_CERT = `${BUNDLE_PATHS.egressConfig}/${BUNDLE_FILES.caCert}`;
+const DEFAULT_CA_KEY = `${BUNDLE_PATHS.egressConfig}/${BUNDLE_FILES.caKey}`;
 const DEFAULT_HOLD_TIMEOUT_MS = 300_000;
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 const ROUTES_POLL_MS = 250;
@@ -101,9 +101,9 @@ function loadRoutes(path: string): { config: RoutesFile; digest: string } {
 
 /** The interceptor when a CA is configured: an explicitly named CA must load; the default one is optional. */
 async function loadInterceptor(handle: ConstructorParameters<typeof Interceptor>[1], onFailure: ConstructorParameters<typeof Interceptor>[2]) {
-  const certPath = process.env.EGRESS_CA_CERT || DEFAULT_CA_CERT;
-  const keyPath = process.env.EGRESS_CA_KEY || DEFAULT_CA_KEY;
-  const explicit = Boolean(process.env.EGRESS_CA_CERT || process.env.EGRESS_CA_KEY);
+  const certPath = process.env[ENV.egressCaCert] || DEFAULT_CA_CERT;
+  const keyPath = process.env[ENV.egressCaKey] || DEFAULT_CA_KEY;
+  const explicit = Boolean(process.env[ENV.egressCaCert] || process.env[ENV.egressCaKey]);
   if (!explicit && !(existsSync(certPath) && existsSync(keyPath))) {
     say(`no CA at ${certPath}: tunnels that need inspection will be refused`);
     return null;
@@ -132,12 +132,13 @@ function derive({ config, digest }: { config: RoutesFile; digest: string }, secr
 }
 
 async function main(): Promise<void> {
-  const routesPath = process.env.EGRESS_ROUTES || fatal("EGRESS_ROUTES is not set (path of the routes file)");
-  const socketPath = process.env.EGRESS_SOCKET || "/run/bot-bottle/egress.sock";
+  const routesPath = process.env[ENV.egressRoutes] || fatal("EGRESS_ROUTES is not set (path of the routes file)");
+  const socketPath = process.env[ENV.egressSocket] || daemonSocket("egress");
   let secretValues: Secrets = {};
-  if (process.env.EGRESS_SECRETS_FILE) {
+  const secretsFile = process.env[ENV.egressSecretsFile];
+  if (secretsFile) {
     try {
-      secretValues = readSecretsFile(process.env.EGRESS_SECRETS_FILE);
+      secretValues = readSecretsFile(secretsFile);
     } catch (error) {
       fatal(`cannot read the secrets: ${(error as Error).message}`);
     }
@@ -152,17 +153,17 @@ async function main(): Promise<void> {
   }
   let upstreams: Upstreams;
   try {
-    upstreams = new Upstreams(upstreamTrust(process.env.EGRESS_EXTRA_CA || undefined), allowedNetworks(process.env.EGRESS_ALLOW_NETWORKS ?? ""));
+    upstreams = new Upstreams(upstreamTrust(process.env[ENV.egressExtraCa] || undefined), allowedNetworks(process.env[ENV.egressAllowNetworks] ?? ""));
   } catch (error) {
     fatal(`cannot set up upstream connections: ${(error as Error).message}`);
   }
-  const decisions = new DecisionLog(loaded.config.log, process.env.EGRESS_LOG_FILE || undefined);
+  const decisions = new DecisionLog(loaded.config.log, process.env[ENV.egressLogFile] || undefined);
   const holds = new Holds({
-    queueDir: process.env.EGRESS_QUEUE_DIR || null,
-    bottle: process.env.BOT_BOTTLE_ID || "unknown",
-    timeoutMs: positiveInteger("EGRESS_HOLD_TIMEOUT_MS", DEFAULT_HOLD_TIMEOUT_MS),
+    queueDir: process.env[ENV.egressQueueDir] || null,
+    bottle: process.env[ENV.bottleId] || "unknown",
+    timeoutMs: positiveInteger(ENV.egressHoldTimeoutMs, DEFAULT_HOLD_TIMEOUT_MS),
   });
-  const maxBodyBytes = positiveInteger("EGRESS_DLP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES);
+  const maxBodyBytes = positiveInteger(ENV.egressDlpMaxBodyBytes, DEFAULT_MAX_BODY_BYTES);
   try {
     const closed = holds.closeAbandoned();
     if (closed > 0) say(`refused ${closed} DLP hold(s) left open by an earlier egress`);
@@ -333,7 +334,7 @@ async function main(): Promise<void> {
     fatal((error as Error).message);
   }
   const listening = [listen(createProxyServer(), { path: socketPath })];
-  const tcp = process.env.EGRESS_LISTEN;
+  const tcp = process.env[ENV.egressListen];
   if (tcp) listening.push(listen(createProxyServer(), tcpListenAddress(tcp)));
   try {
     const labels = await Promise.all(listening);

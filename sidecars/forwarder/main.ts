@@ -1,6 +1,7 @@
 import net from "node:net";
 import { joinSockets } from "../join-sockets.js";
 import { type Mapping, parseMappings } from "./mappings.js";
+import { ENV, FORWARDER_READY } from "../contract.js";
 
 // The forwarder: PID 1 of the agent container (started as root before anything
 // runs as the agent user). The agent has no network, only loopback; each
@@ -73,7 +74,7 @@ function main(): void {
   const args = process.argv.slice(2);
   let mappings: Mapping[];
   try {
-    mappings = parseMappings(args.length > 0 ? args : (process.env.BOT_BOTTLE_FORWARD ?? "").split(","));
+    mappings = parseMappings(args.length > 0 ? args : (process.env[ENV.forward] ?? "").split(","));
   } catch (error) {
     say(`${(error as Error).message}`);
     say("usage: forwarder.js 127.0.0.1:PORT=/path/to/socket ... (or BOT_BOTTLE_FORWARD, comma-separated)");
@@ -92,7 +93,7 @@ function main(): void {
   Promise.all(mappings.map(serve)).then(
     () => {
       for (const m of mappings) say(`${m.host}:${m.port} -> ${m.socketPath}`);
-      process.stdout.write("forwarder ready\n");
+      process.stdout.write(`${FORWARDER_READY}\n`);
     },
     (error: Error) => {
       say(`cannot listen: ${error.message}`);

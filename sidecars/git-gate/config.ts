@@ -32,9 +32,6 @@ export type GateUpstream = z.infer<typeof GateUpstream>;
 export type GateRepo = z.infer<typeof GateRepo>;
 export type GateConfig = z.infer<typeof GateConfig>;
 
-/** The configuration's file name in the folder the engine mounts into the bundle. */
-export const GATE_CONFIG_FILE = "gate.json";
-
 /** The repo name the gate serves a bottle's cwd repository under. */
 export const ORIGIN_REPO = "origin";
 

@@ -9,6 +9,7 @@ import { type GateConfig, readGateConfig } from "./config.js";
 import { preReceive } from "./hook.js";
 import { ensureMirror, type MirrorPlaces } from "./mirror.js";
 import { smartHttp } from "./smart-http.js";
+import { daemonSocket, ENV } from "../contract.js";
 
 // The git gate: the only way the agent's git reaches a repository. It serves
 // each repository the bottle declares (and its cwd repository as `origin`)
@@ -50,22 +51,22 @@ function required(name: string): string {
 
 function places(): MirrorPlaces {
   const keys = required("GIT_GATE_KEYS_DIR");
-  return { mirrors: required("GIT_GATE_MIRRORS"), keys, hooks: process.env.GIT_GATE_HOOKS_DIR || path.join(keys, "hooks") };
+  return { mirrors: required(ENV.gitGateMirrors), keys, hooks: process.env[ENV.gitGateHooksDir] || path.join(keys, "hooks") };
 }
 
 function knownSecrets(): { name: string; value: string }[] {
-  const file = process.env.GIT_GATE_SECRETS_FILE;
+  const file = process.env[ENV.gitGateSecretsFile];
   if (!file) return [];
   return Object.entries(readSecretsFile(file)).map(([name, value]) => ({ name: name.replace(/^EGRESS_(TOKEN|SECRET)_/, ""), value }));
 }
 
 function holdTimeoutMs(): number {
-  const value = Number(process.env.GIT_GATE_HOLD_TIMEOUT_MS || DEFAULT_HOLD_TIMEOUT_MS);
+  const value = Number(process.env[ENV.gitGateHoldTimeoutMs] || DEFAULT_HOLD_TIMEOUT_MS);
   return Number.isSafeInteger(value) && value > 0 ? value : fatal("GIT_GATE_HOLD_TIMEOUT_MS must be a positive whole number of milliseconds");
 }
 
 async function hook(): Promise<void> {
-  const config = readGateConfig(required("GIT_GATE_CONFIG"));
+  const config = readGateConfig(required(ENV.gitGateConfig));
   // git runs the hook inside the mirror: its folder names the repository.
   const name = path.basename(process.cwd()).replace(/\.git$/, "");
   const repo = config.repos.find((r) => r.name === name) ?? fatal(`pre-receive in ${process.cwd()}, which is no repository of this gate`);
@@ -74,7 +75,7 @@ async function hook(): Promise<void> {
       places: places(),
       repo,
       knownSecrets: knownSecrets(),
-      queue: { dir: process.env.GIT_GATE_QUEUE_DIR || null, bottle: process.env.BOT_BOTTLE_ID || "unknown", timeoutMs: holdTimeoutMs() },
+      queue: { dir: process.env[ENV.gitGateQueueDir] || null, bottle: process.env[ENV.bottleId] || "unknown", timeoutMs: holdTimeoutMs() },
     },
     readFileSync(0, "utf8"),
   );
@@ -113,14 +114,14 @@ function listen(server: http.Server, where: { path: string } | { host: string; p
 async function daemon(): Promise<void> {
   let config: GateConfig;
   try {
-    config = readGateConfig(required("GIT_GATE_CONFIG"));
+    config = readGateConfig(required(ENV.gitGateConfig));
   } catch (error) {
     fatal(`cannot read the configuration: ${(error as Error).message}`);
   }
   const where = places();
   mkdirSync(where.mirrors, { recursive: true });
   // The image ships the hook (the private folder is a noexec tmpfs); on a host it is written.
-  if (!process.env.GIT_GATE_HOOKS_DIR) writeHook(where);
+  if (!process.env[ENV.gitGateHooksDir]) writeHook(where);
   for (const repo of config.repos) {
     try {
       await ensureMirror(where, repo);
@@ -143,8 +144,8 @@ async function daemon(): Promise<void> {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  const listening = [listen(serve(), { path: process.env.GIT_GATE_SOCKET || "/run/bot-bottle/git-gate.sock" })];
-  const tcp = process.env.GIT_GATE_LISTEN;
+  const listening = [listen(serve(), { path: process.env[ENV.gitGateSocket] || daemonSocket("git-gate") })];
+  const tcp = process.env[ENV.gitGateListen];
   if (tcp) {
     const colon = tcp.lastIndexOf(":");
     listening.push(listen(serve(), { host: tcp.slice(0, colon), port: Number(tcp.slice(colon + 1)) }));

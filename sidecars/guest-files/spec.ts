@@ -2,9 +2,6 @@ import { z } from "zod";
 
 // The answers of the in-bottle files helper (main.ts), shared with the engine.
 
-/** Where the helper is mounted inside the bottle. */
-export const GUEST_FILES_PATH = "/opt/bot-bottle/files.js";
-
 export const FilePart = z.object({
   path: z.string(),
   size: z.number().int(),

@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { RUN_MARKER, RunId, RunRead, RUNS_DIR, type RunSpec, RunSpec as RunSpecSchema, type RunStatus, RunStatus as RunStatusSchema } from "./spec.js";
+import { RUN_MARKER, RunId, RunRead, type RunSpec, RunSpec as RunSpecSchema, type RunStatus, RunStatus as RunStatusSchema } from "./spec.js";
+import { GUEST_PATHS } from "../contract.js";
 
 // The runner: background runs inside the agent container, so a run outlives
 // the MCP server (or CLI) that started it. Bind-mounted at
@@ -14,7 +15,7 @@ import { RUN_MARKER, RunId, RunRead, RUNS_DIR, type RunSpec, RunSpec as RunSpecS
 //   runner.js cancel RUN_ID          (root) kills every process of the run
 //   runner.js kill-marked RUN_ID     (the run's user) kills every process carrying the run's marker
 //
-// Each run has a folder RUNS_DIR/<id>: spec.json, status.json, stdout, stderr
+// Each run has a folder GUEST_PATHS.runs/<id>: spec.json, status.json, stdout, stderr
 // (and `cancelled` once a cancel was asked for). The monitor writes them as
 // root, readable by all: the agent may read its runs' output but can neither
 // forge an exit code nor rewrite what a run printed. The command runs as the
@@ -32,7 +33,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const runDir = (id: string) => path.join(RUNS_DIR, RunId.parse(id));
+const runDir = (id: string) => path.join(GUEST_PATHS.runs, RunId.parse(id));
 
 /** Written whole and renamed into place: a reader never sees half a status. */
 function writeStatus(status: RunStatus): void {
@@ -81,7 +82,7 @@ function currentStatus(id: string): RunStatus | null {
 async function start(): Promise<void> {
   const spec = RunSpecSchema.parse(JSON.parse(readFileSync(0, "utf8")));
   const dir = runDir(spec.run_id);
-  mkdirSync(RUNS_DIR, { recursive: true, mode: 0o755 });
+  mkdirSync(GUEST_PATHS.runs, { recursive: true, mode: 0o755 });
   mkdirSync(dir, { mode: 0o755 });
   writeFileSync(path.join(dir, "spec.json"), JSON.stringify(spec), { mode: 0o644 });
   for (const stream of ["stdout", "stderr"]) writeFileSync(path.join(dir, stream), "", { mode: 0o644 });
@@ -177,7 +178,7 @@ async function cancel(id: string): Promise<void> {
 }
 
 function status(ids: string[]): void {
-  const wanted = ids.length > 0 ? ids : existsSync(RUNS_DIR) ? readdirSync(RUNS_DIR).filter((name) => RunId.safeParse(name).success) : [];
+  const wanted = ids.length > 0 ? ids : existsSync(GUEST_PATHS.runs) ? readdirSync(GUEST_PATHS.runs).filter((name) => RunId.safeParse(name).success) : [];
   process.stdout.write(`${JSON.stringify(wanted.map(currentStatus).filter((s) => s !== null))}\n`);
 }
 

@@ -55,9 +55,5 @@ export const RunRead = z.strictObject({
 });
 export type RunRead = z.infer<typeof RunRead>;
 
-/** Where the runner keeps runs inside the bottle. */
-export const RUNS_DIR = "/var/lib/bot-bottle/runs";
-/** Where the runner is mounted inside the bottle. */
-export const RUNNER_PATH = "/opt/bot-bottle/runner.js";
 /** Every process of a run carries this variable, so a cancel finds the ones that left its process group. */
 export const RUN_MARKER = "BOT_BOTTLE_RUN";

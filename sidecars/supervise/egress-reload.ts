@@ -1,5 +1,6 @@
 import http from "node:http";
 import { ROUTES_DIGEST_HEADER } from "../egress/routes.js";
+import { HEALTH_PATH } from "../contract.js";
 
 // Waits until egress serves the routes just written: egress watches its
 // routes file and reloads when it changes (supervise runs as another user
@@ -7,7 +8,6 @@ import { ROUTES_DIGEST_HEADER } from "../egress/routes.js";
 // routes it loaded. Only once that digest is the one just written may the
 // agent be told that its route is live.
 
-const HEALTH_PATH = "/__bot-bottle/health";
 const POLL_MS = 50;
 
 export interface EgressReloadSettings {

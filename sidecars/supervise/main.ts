@@ -6,6 +6,7 @@ import { egressReloader } from "./egress-reload.js";
 import { LiveRoutes } from "./live-routes.js";
 import { createSuperviseServer } from "./server.js";
 import { Supervisor } from "./supervisor.js";
+import { daemonSocket, ENV } from "../contract.js";
 
 // The supervise daemon: an MCP server (Streamable HTTP) on a Unix socket in
 // the bottle's socket volume, which the agent reaches at
@@ -49,17 +50,17 @@ const jsonRpcError = (res: http.ServerResponse, status: number, message: string)
 
 
 async function main(): Promise<void> {
-  const queueDir = process.env.SUPERVISE_QUEUE_DIR || fatal("SUPERVISE_QUEUE_DIR is not set (the bottle's queue folder)");
-  const routesFile = process.env.EGRESS_ROUTES || fatal("EGRESS_ROUTES is not set (egress's live routes file)");
-  const socketPath = process.env.SUPERVISE_SOCKET || "/run/bot-bottle/supervise.sock";
-  const routes = new LiveRoutes(routesFile, egressReloader({ egressSocket: process.env.EGRESS_SOCKET || "/run/bot-bottle/egress.sock", timeoutMs: RELOAD_TIMEOUT_MS }));
+  const queueDir = process.env[ENV.superviseQueueDir] || fatal("SUPERVISE_QUEUE_DIR is not set (the bottle's queue folder)");
+  const routesFile = process.env[ENV.egressRoutes] || fatal("EGRESS_ROUTES is not set (egress's live routes file)");
+  const socketPath = process.env[ENV.superviseSocket] || daemonSocket("supervise");
+  const routes = new LiveRoutes(routesFile, egressReloader({ egressSocket: process.env[ENV.egressSocket] || daemonSocket("egress"), timeoutMs: RELOAD_TIMEOUT_MS }));
   try {
     routes.read();
   } catch (error) {
     fatal(`cannot read the routes file ${routesFile}: ${(error as Error).message}`);
   }
   const supervisor = new Supervisor(
-    { queueDir, bottle: process.env.BOT_BOTTLE_ID || "unknown", timeoutMs: positiveInteger("SUPERVISE_TIMEOUT_MS", DEFAULT_TIMEOUT_MS) },
+    { queueDir, bottle: process.env[ENV.bottleId] || "unknown", timeoutMs: positiveInteger(ENV.superviseTimeoutMs, DEFAULT_TIMEOUT_MS) },
     routes,
   );
   startApplier(supervisor, say);

@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { Engine } from "../engine/engine.js";
 import { planSummary } from "../engine/prepare.js";
+import { BackendName } from "../manifest/schema.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -11,12 +12,13 @@ export function startCommand(): Command {
     .option("--bottle <name>", "bottle to use instead of the agent's own (repeatable; merged left to right)", collect)
     .option("--cwd <dir>", "copy this repository (with its history) into the bottle's workspace")
     .option("--label <label>", "a free-form label shown by `ls`")
-    .addOption(new Option("--backend <backend>", "where the bottle runs").choices(["docker", "smolmachines"]).default("docker"))
+    .addOption(new Option("--backend <backend>", "where the bottle runs (default: the bottle's `backend`, else docker when it answers)").choices([...BackendName.options]))
     .option("--dry-run", "print the plan and stop, changing nothing")
     .option("--json", "print the bottle record as JSON")
-    .action(async (agent: string, options: { bottle?: string[]; cwd?: string; label?: string; backend: "docker" | "smolmachines"; dryRun?: boolean; json?: boolean }) => {
+    .action(async (agent: string, options: { bottle?: string[]; cwd?: string; label?: string; backend?: BackendName; dryRun?: boolean; json?: boolean }) => {
       const engine = Engine.fromProcess();
-      const plan = await engine.plan({ agent, bottles: options.bottle, cwd: options.cwd, label: options.label, backend: options.backend });
+      const prepared = await engine.plan({ agent, bottles: options.bottle, cwd: options.cwd, label: options.label, backend: options.backend });
+      const { plan } = prepared;
       if (plan.agent.origin === "repository") {
         // The user may think they started their own agent: say whose it is before anything runs.
         const skills = plan.skills.map((s) => s.name).join(", ") || "none";
@@ -27,10 +29,8 @@ export function startCommand(): Command {
         );
       }
       if (options.dryRun) {
-        // The summary reads the files the plan wrote: print it before they go.
-        const summary = planSummary(plan);
-        engine.discardPlan(plan);
-        process.stdout.write(summary + "\n");
+        // Planning wrote nothing, so there is nothing to clean up.
+        process.stdout.write(planSummary(prepared) + "\n");
         return;
       }
       // Ctrl-C cancels the launch, which removes what it made so far.
@@ -42,7 +42,7 @@ export function startCommand(): Command {
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
-        const record = await engine.launch(plan, {
+        const record = await engine.launch(prepared, {
           signal: controller.signal,
           onProgress: (p) => process.stderr.write(`[${p.phase}] ${p.message}\n`),
         });

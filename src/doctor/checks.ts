@@ -2,6 +2,7 @@ import { z } from "zod";
 import { START_AN_ENGINE } from "../../backends/docker/docker-cli.js";
 import { chooseAgentRuntime } from "../../backends/docker/runtime.js";
 import type { BaseImageFacts, ClientFacts, DoctorFacts, EngineFacts, HomeFacts, SecretFacts } from "./facts.js";
+import { smolvmReadiness } from "../../backends/smolmachines/readiness.js";
 
 // The verdicts of `bot-bottle doctor`: pure functions of the gathered facts,
 // each with a one-line fix. `fail` is for what stops the default path (a
@@ -156,15 +157,10 @@ export function gvisorCheck(engineInfo: unknown): Check {
 
 export function smolvmCheck(smolvm: DoctorFacts["smolvm"]): Check {
   const title = "smolmachines backend";
-  const kvm = { usable: "/dev/kvm is usable", missing: "there is no /dev/kvm", "no-access": "/dev/kvm is there but this user cannot open it" }[smolvm.kvm];
-  if (smolvm.path && smolvm.kvm === "usable") return check("smolvm", title, "ok", `smolvm at ${smolvm.path}, and ${kvm}`);
-  const fix =
-    smolvm.kvm === "no-access"
-      ? "optional: add yourself to the kvm group (sudo usermod -aG kvm $USER) and log in again"
-      : !smolvm.path
-        ? "optional: install smolvm (microVM bottles) and put it on PATH"
-        : "optional: microVMs need hardware virtualization (/dev/kvm); enable it in the BIOS or the VM's settings";
-  return check("smolvm", title, "info", `${smolvm.path ? `smolvm at ${smolvm.path}` : "smolvm is not on PATH"}, and ${kvm}`, fix);
+  // The backend's own words, so doctor and a failed start say the same thing.
+  const readiness = smolvmReadiness(smolvm);
+  if (readiness.ok) return check("smolvm", title, "ok", readiness.detail);
+  return check("smolvm", title, "info", readiness.detail, `optional: ${readiness.fix}`);
 }
 
 const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;

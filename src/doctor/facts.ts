@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SmolvmFacts } from "../../backends/smolmachines/readiness.js";
 
 // What `bot-bottle doctor` finds out about this machine, gathered once
 // (gather.ts) and judged by pure checks (checks.ts), so every verdict and fix
@@ -75,7 +76,6 @@ export const ClientFacts = z.object({
 });
 export type ClientFacts = z.infer<typeof ClientFacts>;
 
-export const Kvm = z.enum(["usable", "missing", "no-access"]);
 
 export const DoctorFacts = z.object({
   engine: EngineFacts,
@@ -87,7 +87,7 @@ export const DoctorFacts = z.object({
   home: HomeFacts,
   secrets: z.array(SecretFacts),
   clients: z.array(ClientFacts),
-  smolvm: z.object({ path: z.string().nullable(), kvm: Kvm }),
+  smolvm: SmolvmFacts,
   /** Free space where the engine keeps its images; null when that folder is not on this machine (Docker Desktop's VM). */
   disk: z.object({ path: z.string(), freeBytes: z.number() }).nullable(),
 });

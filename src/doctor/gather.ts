@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readFileSync, statfsSync } from "node:fs";
+import { existsSync, readFileSync, statfsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
@@ -15,6 +15,7 @@ import { HostSecrets } from "../secrets/host-secrets.js";
 import { SecretStore } from "../secrets/store.js";
 import { UserError } from "../user-error.js";
 import type { BaseImageFacts, ClientFacts, DoctorFacts, EngineFacts, HomeFacts, McpClientName, SecretFacts } from "./facts.js";
+import { smolvmFacts } from "../../backends/smolmachines/readiness.js";
 
 // The shell of `bot-bottle doctor`: asks the engine, the home, the secret
 // store, the outer clients' configs and the machine, once each, and hands
@@ -144,28 +145,6 @@ async function clientFacts(client: McpClientName, cwd: string, env: NodeJS.Proce
   }
 }
 
-function onPath(command: string, env: NodeJS.ProcessEnv): string | null {
-  for (const dir of (env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, command);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this folder
-    }
-  }
-  return null;
-}
-
-function kvm(): DoctorFacts["smolvm"]["kvm"] {
-  try {
-    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
-    return "usable";
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ENOENT" ? "missing" : "no-access";
-  }
-}
-
 const EngineRoot = z.object({ DockerRootDir: z.string().optional() });
 
 /** Free space where the engine keeps its images, when that folder is on this machine. */
@@ -193,7 +172,7 @@ export async function gatherDoctorFacts({ home, cwd, env }: { home: string; cwd:
     home: homeAndSecrets.home,
     secrets: homeAndSecrets.secrets,
     clients: [claude, codex],
-    smolvm: { path: onPath("smolvm", env), kvm: kvm() },
+    smolvm: smolvmFacts(env),
     disk: diskFacts(engineInfo),
   };
 }

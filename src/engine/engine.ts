@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import type { Backend, Bottle, ExecOptions } from "../../backends/backend.js";
-import { DockerBackend } from "../../backends/docker/backend.js";
+import type { Backend, Bottle, DiscoveredBottle, ExecOptions } from "../../backends/backend.js";
+import { BACKEND_ORDER, createBackends } from "../../backends/registry.js";
+import type { BackendName } from "../manifest/schema.js";
 import { botBottleHome, homePaths } from "../home.js";
 import { log } from "../log.js";
 import { resolveProvider } from "../providers/registry.js";
@@ -11,8 +12,8 @@ import { syncAudit } from "../supervise/audit.js";
 import { UserError } from "../user-error.js";
 import { createBottleCa, writeBottleCa } from "./ca.js";
 import { type DeletedKeys, deleteGateKeys, describeKey, gateKeySecrets, prepareGateKeys } from "./deploy-keys.js";
-import type { BottlePlan } from "./plan-schema.js";
-import { homeLabel, prepare } from "./prepare.js";
+import type { BottlePlan, PreparedBottle } from "./plan-schema.js";
+import { homeLabel, newIdSuffix, prepare } from "./prepare.js";
 import { provisionSteps } from "./provision/steps.js";
 import type { FilePart, FileWritten, FolderListing } from "../../sidecars/guest-files/spec.js";
 import { listFilesIn, readFileIn, writeFileIn } from "./files.js";
@@ -24,14 +25,14 @@ import { type BottleChanges, importChanges, originBranches } from "./git-gate/ch
 import { readSeedRefs, seedOrigin, writeSeedRefs } from "./git-gate/origin.js";
 import { commitWorkspace, workspaceBranch } from "./git-gate/workspace-commit.js";
 import type { AgentRunRequest, AgentRunResult, BottleRecord, BottleSpec, ExecResult, Progress, StopResult } from "./records.js";
-import { type BottleMetadata, StateStore, UnreadablePlan } from "./state.js";
+import { type BottleMetadata, StateStore, UnreadablePlan, writeFileAtomic } from "./state.js";
 
 export interface EngineOptions {
   home: string;
   cwd: string;
   env?: NodeJS.ProcessEnv;
-  /** The backends by name (default: docker). */
-  backends?: Record<string, Backend>;
+  /** The backends by name (default: every backend of backends/registry.ts). */
+  backends?: Partial<Record<BackendName, Backend>>;
 }
 
 export interface StartHooks {
@@ -80,7 +81,7 @@ export class Engine {
   readonly state: StateStore;
   /** Background runs in this home's bottles. */
   readonly runs: Runs;
-  private readonly backends: Record<string, Backend>;
+  private readonly backends: Partial<Record<BackendName, Backend>>;
 
   constructor(options: EngineOptions) {
     this.home = options.home;
@@ -88,7 +89,7 @@ export class Engine {
     this.env = options.env ?? process.env;
     this.secrets = new HostSecrets(this.env, new SecretStore(this.home));
     this.state = new StateStore(this.home);
-    this.backends = options.backends ?? { docker: new DockerBackend() };
+    this.backends = options.backends ?? createBackends();
     this.runs = new Runs({ home: this.home, attach: (id) => this.attach(id) });
   }
 
@@ -98,7 +99,7 @@ export class Engine {
   }
 
   backend(name: string): Backend {
-    const backend = this.backends[name];
+    const backend = (BACKEND_ORDER as readonly string[]).includes(name) ? this.backends[name as BackendName] : undefined;
     if (!backend) {
       throw new UserError(`backend "${name}" is not available here; available: ${Object.keys(this.backends).join(", ")}`);
     }
@@ -113,22 +114,62 @@ export class Engine {
     return backend;
   }
 
-  plan(spec: BottleSpec): Promise<BottlePlan> {
-    return prepare(spec, { home: this.home, cwd: this.cwd, env: this.env, secrets: this.secrets });
+  /** The backends this engine has, in the order a default is chosen. */
+  private known(): Backend[] {
+    return BACKEND_ORDER.flatMap((name) => this.backends[name] ?? []);
   }
 
-  /** Removes a plan that was never launched (a dry run). */
-  discardPlan(plan: BottlePlan): void {
-    rmSync(plan.stateDir, { recursive: true, force: true });
+  /** Where a bottle runs when neither its start nor its manifest says: the first backend that answers (Docker whenever it does). */
+  async defaultBackend(): Promise<BackendName> {
+    for (const backend of this.known()) if ((await backend.available()).ok) return backend.name;
+    return "docker";
+  }
+
+  /** The backends that answer; when none does, a UserError with the first one's reason. */
+  private async answering(): Promise<Backend[]> {
+    const checked = await Promise.all(this.known().map(async (backend) => ({ backend, availability: await backend.available() })));
+    const ready = checked.filter((c) => c.availability.ok).map((c) => c.backend);
+    const first = checked[0]?.availability;
+    if (ready.length === 0) throw new UserError(first && !first.ok ? first.reason : "no backend is configured");
+    return ready;
+  }
+
+  /**
+   * Every bottle of this home any answering backend finds, with the backends
+   * that found it, and which backends answered: a bottle of a backend that did
+   * not answer cannot be judged (its sidecars may show up elsewhere, its agent
+   * not), so it is left as recorded.
+   */
+  private async discoverAll(): Promise<{ found: Map<string, DiscoveredBottle & { backends: Backend[] }>; answered: Set<string> }> {
+    const found = new Map<string, DiscoveredBottle & { backends: Backend[] }>();
+    const label = homeLabel(this.home);
+    const answering = await this.answering();
+    for (const backend of answering) {
+      for (const bottle of await backend.discover(label)) {
+        const entry = found.get(bottle.id) ?? { id: bottle.id, resources: [], agentRunning: false, backends: [] };
+        entry.resources.push(...bottle.resources);
+        entry.agentRunning ||= bottle.agentRunning;
+        entry.backends.push(backend);
+        found.set(bottle.id, entry);
+      }
+    }
+    return { found, answered: new Set(answering.map((backend) => backend.name)) };
+  }
+
+  /** Plans a bottle: pure, nothing is written until launch. */
+  async plan(spec: BottleSpec): Promise<PreparedBottle> {
+    return prepare(spec, { home: this.home, cwd: this.cwd, env: this.env, secrets: this.secrets, defaultBackend: await this.defaultBackend(), idSuffix: newIdSuffix() });
   }
 
   async start(spec: BottleSpec, hooks: StartHooks = {}): Promise<BottleRecord> {
-    const plan = await this.plan(spec);
-    return this.launch(plan, hooks);
+    return this.launch(await this.plan(spec), hooks);
   }
 
-  async launch(plan: BottlePlan, hooks: StartHooks = {}): Promise<BottleRecord> {
+  /** Writes the plan's files and its record, then launches and provisions the bottle. */
+  async launch({ plan, files }: PreparedBottle, hooks: StartHooks = {}): Promise<BottleRecord> {
     const backend = await this.ready(plan.backend);
+    for (const file of files) writeFileAtomic(file.path, file.content, file.mode);
+    this.state.writePlan(plan);
     // Image builds report a line per Dockerfile step, so the number of steps is not known up front.
     let step = 0;
     const report = (phase: string, message: string) => hooks.onProgress?.({ phase, message, step: ++step });
@@ -312,13 +353,13 @@ export class Engine {
 
   /** Every bottle with a state folder, its status reconciled with what the backend reports. */
   async list(): Promise<BottleRecord[]> {
-    const discovered = new Map((await (await this.ready("docker")).discover(homeLabel(this.home))).map((b) => [b.id, b]));
+    const { found: discovered, answered } = await this.discoverAll();
     const records: BottleRecord[] = [];
     for (const id of this.state.ids()) {
       const metadata = this.state.readMetadata(id);
       if (!metadata) continue;
       let status = metadata.status;
-      if (status === "running" && !discovered.get(id)?.agentRunning) status = "stopped";
+      if (status === "running" && answered.has(metadata.backend) && !discovered.get(id)?.agentRunning) status = "stopped";
       if (status === "starting" && !isAlive(metadata.starter_pid)) status = "failed";
       records.push(publicRecord({ ...metadata, status }));
     }
@@ -354,22 +395,23 @@ export class Engine {
    * folders of bottles that are gone.
    */
   async gc(): Promise<GcResult> {
-    const backend = await this.ready("docker");
     const label = homeLabel(this.home);
     const removed: string[] = [];
     const failures: string[] = [];
-    const discovered = new Map((await backend.discover(label)).map((b) => [b.id, b]));
+    const { found: discovered, answered } = await this.discoverAll();
     const live = (id: string): boolean => {
       const metadata = this.state.readMetadata(id);
       if (!metadata) return false;
       if (metadata.status === "starting") return isAlive(metadata.starter_pid);
-      return metadata.status === "running" && discovered.get(id)?.agentRunning === true;
+      if (metadata.status !== "running") return false;
+      // Its backend did not answer: whether its agent runs cannot be told, so it is kept.
+      return !answered.has(metadata.backend) || discovered.get(id)?.agentRunning === true;
     };
     const paths = homePaths(this.home);
     const queues = existsSync(paths.queue) ? readdirSync(paths.queue) : [];
     for (const id of new Set([...discovered.keys(), ...this.state.ids(), ...queues])) {
       if (live(id)) continue;
-      if (discovered.has(id)) removed.push(...(await backend.remove(id, label)));
+      for (const backend of discovered.get(id)?.backends ?? []) removed.push(...(await backend.remove(id, label)));
       if (this.state.ids().includes(id)) {
         // The state folder holds the deploy key record: it goes only once the keys are gone.
         let keysLeft: string[];

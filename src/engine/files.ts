@@ -1,6 +1,7 @@
 import type { Bottle } from "../../backends/backend.js";
-import { FilePart, FilesError, FileWritten, FolderListing, GUEST_FILES_PATH } from "../../sidecars/guest-files/spec.js";
+import { FilePart, FilesError, FileWritten, FolderListing } from "../../sidecars/guest-files/spec.js";
 import { UserError } from "../user-error.js";
+import { GUEST_PATHS } from "../../sidecars/contract.js";
 
 // Files inside a bottle, read and written by the in-bottle helper
 // (sidecars/guest-files) as the given user, through the Bottle handle.
@@ -9,7 +10,7 @@ import { UserError } from "../user-error.js";
 const ANSWER_CAP = 16 * 1024 * 1024;
 
 async function helper(bottle: Bottle, user: string, args: string[], stdin?: string): Promise<unknown> {
-  const result = await bottle.exec(["node", GUEST_FILES_PATH, ...args], { user, cwd: "/", stdin, maxOutputBytes: ANSWER_CAP });
+  const result = await bottle.exec(["node", GUEST_PATHS.guestFiles, ...args], { user, cwd: "/", stdin, maxOutputBytes: ANSWER_CAP });
   let answer: unknown;
   try {
     answer = JSON.parse(result.stdout);

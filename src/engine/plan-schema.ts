@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { EffectiveResources } from "../manifest/resources.js";
-import { AgentOrigin } from "../manifest/schema.js";
+import { AgentOrigin, BackendName } from "../manifest/schema.js";
 import { SecretSource } from "../providers/provider.js";
 
 // A BottlePlan is everything launch and provisioning need, resolved once from
@@ -49,7 +49,7 @@ export const BottlePlan = z.object({
   /** Short hash of the home folder, carried as a label so two homes never touch each other's bottles. */
   homeLabel: z.string(),
   stateDir: z.string(),
-  backend: z.enum(["docker", "smolmachines"]),
+  backend: BackendName,
   agent: z.object({ name: z.string(), source: z.string(), origin: AgentOrigin }),
   bottles: z.array(z.string()),
   label: z.string().nullable(),
@@ -117,4 +117,12 @@ export const BottlePlan = z.object({
   resources: z.object({ agent: z.string(), bundle: z.string(), network: z.string(), volume: z.string() }),
 });
 export type BottlePlan = z.infer<typeof BottlePlan>;
+
+/** A host file the plan wants written before launch (prompt, provider files, routes, gate.json). */
+export const PlannedFile = z.object({ path: z.string(), content: z.string(), mode: z.number().int() });
+export type PlannedFile = z.infer<typeof PlannedFile>;
+
+/** What planning returns: the plan, and the files launch writes; planning itself writes nothing. */
+export const PreparedBottle = z.object({ plan: BottlePlan, files: z.array(PlannedFile) });
+export type PreparedBottle = z.infer<typeof PreparedBottle>;
 export type ImagePlan = z.infer<typeof ImagePlan>;

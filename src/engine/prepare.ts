@@ -16,19 +16,15 @@ import type { HostSecrets } from "../secrets/host-secrets.js";
 import { UserError } from "../user-error.js";
 import { bundleTokenVar, egressConfig, egressSecrets } from "./egress-config.js";
 import { forgeRepoOf } from "./deploy-keys.js";
-import type { BottlePlan, GateRepoPlan, ImagePlan } from "./plan-schema.js";
+import type { BottlePlan, GateRepoPlan, ImagePlan, PlannedFile, PreparedBottle } from "./plan-schema.js";
 import type { BottleSpec } from "./records.js";
-import { GATE_CONFIG_FILE } from "../../sidecars/git-gate/config.js";
-import { gateConfig, GIT_GATE_PORT, isGitRepository } from "./git-gate/plan.js";
+import { BUNDLE_FILES, forwardMapping, GUEST_PATHS, guestUrl } from "../../sidecars/contract.js";
+import type { BackendName } from "../manifest/schema.js";
+import { gateConfig, gateUrl, isGitRepository } from "./git-gate/plan.js";
 import { startCommitOf } from "./git-gate/origin.js";
-import { StateStore, writeFileAtomic } from "./state.js";
+import { StateStore } from "./state.js";
 
-export const EGRESS_PORT = 9099;
-export const SUPERVISE_PORT = 9100;
 const DEFAULT_SUPERVISE_SECONDS = 30;
-const SOCKET_DIR = "/run/bot-bottle";
-const GUEST_CA = "/usr/local/share/ca-certificates/bot-bottle-egress.crt";
-const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 /** The current Node LTS images (Node 20 reached its end of life in April 2026); BOT_BOTTLE_BASE_IMAGE replaces both. */
 export const DEFAULT_AGENT_BASE = "node:24-bookworm";
 export const DEFAULT_BUNDLE_BASE = "node:24-bookworm-slim";
@@ -46,13 +42,16 @@ export interface PrepareContext {
   env: NodeJS.ProcessEnv;
   /** Where the secrets the bottle names are found: `env`, then the secret store. */
   secrets: HostSecrets;
+  /** Where a bottle runs when neither the start nor its manifest says (the engine's choice: docker when it answers). */
+  defaultBackend: BackendName;
+  /** The random part of the bottle's id; minted by the caller, so the same inputs plan the same bottle. */
+  idSuffix: string;
 }
 
 export const homeLabel = (home: string) => createHash("sha256").update(home).digest("hex").slice(0, 12);
 
-function newBottleId(agent: string): string {
-  return `${agent.slice(0, 40)}-${randomBytes(4).toString("hex")}`;
-}
+/** A fresh random part for a bottle id. */
+export const newIdSuffix = () => randomBytes(4).toString("hex");
 
 /** `$CLAUDE_CONFIG_DIR/skills` when set, else `~/.claude/skills`, as Claude Code itself does. */
 export function hostSkillsDir(env: NodeJS.ProcessEnv): string {
@@ -215,7 +214,7 @@ function gateRepos(manifest: Manifest, context: PrepareContext): GateRepoPlan[] 
 }
 
 function guestEnv(manifest: Manifest, provider: Provider, providerEnv: Record<string, string>, workspace: string): Record<string, string> {
-  const proxy = `http://127.0.0.1:${EGRESS_PORT}`;
+  const proxy = guestUrl("egress");
   const noProxy = "localhost,127.0.0.1,::1";
   return {
     ...manifest.bottle.env,
@@ -230,20 +229,21 @@ function guestEnv(manifest: Manifest, provider: Provider, providerEnv: Record<st
     http_proxy: proxy,
     NO_PROXY: noProxy,
     no_proxy: noProxy,
-    NODE_EXTRA_CA_CERTS: GUEST_CA,
-    SSL_CERT_FILE: SYSTEM_CA_BUNDLE,
-    REQUESTS_CA_BUNDLE: SYSTEM_CA_BUNDLE,
-    GIT_SSL_CAINFO: SYSTEM_CA_BUNDLE,
-    CODEX_CA_CERTIFICATE: SYSTEM_CA_BUNDLE,
+    NODE_EXTRA_CA_CERTS: GUEST_PATHS.ca,
+    SSL_CERT_FILE: GUEST_PATHS.systemCaBundle,
+    REQUESTS_CA_BUNDLE: GUEST_PATHS.systemCaBundle,
+    GIT_SSL_CAINFO: GUEST_PATHS.systemCaBundle,
+    CODEX_CA_CERTIFICATE: GUEST_PATHS.systemCaBundle,
   };
 }
 
 /**
- * Pure resolution of a spec into a plan: no container calls. It reads the
- * manifests and the host files the bottle will need, fails early on anything
- * missing, and writes the per-bottle config files under the state folder.
+ * Pure resolution of a spec into a plan: no container calls and no writes. It
+ * reads the manifests and the host files the bottle will need and fails early
+ * on anything missing; the per-bottle files (prompt, provider files, routes,
+ * gate.json) come back with the plan, for launch to write.
  */
-export async function prepare(spec: BottleSpec, context: PrepareContext): Promise<BottlePlan> {
+export async function prepare(spec: BottleSpec, context: PrepareContext): Promise<PreparedBottle> {
   const { home, env } = context;
   const cwd = spec.cwd ? path.resolve(context.cwd, spec.cwd) : null;
   if (cwd && !(existsSync(cwd) && statSync(cwd).isDirectory())) {
@@ -282,9 +282,8 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
   const holdTimeoutMs = egressHoldTimeoutMs(env);
   const gitGateRepos = gateRepos(manifest, context);
 
-  const id = newBottleId(manifest.agent.name);
-  const store = new StateStore(home);
-  const stateDir = store.dir(id);
+  const id = `${manifest.agent.name.slice(0, 40)}-${context.idSuffix}`;
+  const stateDir = new StateStore(home).dir(id);
   const egressConfigDir = path.join(stateDir, "egress");
   const supervise = manifest.bottle.supervise;
   const superviseSeconds = supervise === false ? null : supervise === true ? DEFAULT_SUPERVISE_SECONDS : supervise.timeout_s;
@@ -302,7 +301,7 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     home,
     homeLabel: homeLabel(home),
     stateDir,
-    backend: spec.backend ?? "docker",
+    backend: spec.backend ?? manifest.bottle.backend ?? context.defaultBackend,
     agent: { name: manifest.agent.name, source: manifest.agent.source, origin: manifest.agent.origin },
     bottles: manifest.bottle.names,
     label: spec.label ?? null,
@@ -314,14 +313,10 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     providerFiles: setup.files.map((file, i) => ({ host: path.join(stateDir, "provider-files", String(i)), guest: file.path, mode: file.mode })),
     skills,
     gitUser: manifest.bottle.git_gate.user,
-    ca: { cert: path.join(egressConfigDir, "ca.pem"), key: path.join(egressConfigDir, "ca-key.pem"), guestCert: GUEST_CA },
+    ca: { cert: path.join(egressConfigDir, BUNDLE_FILES.caCert), key: path.join(egressConfigDir, BUNDLE_FILES.caKey), guestCert: GUEST_PATHS.ca },
     sidecars: {
       daemons,
-      forwards: [
-        `127.0.0.1:${EGRESS_PORT}=${SOCKET_DIR}/egress.sock`,
-        ...(superviseSeconds === null ? [] : [`127.0.0.1:${SUPERVISE_PORT}=${SOCKET_DIR}/supervise.sock`]),
-        ...(gate ? [`127.0.0.1:${GIT_GATE_PORT}=${SOCKET_DIR}/git-gate.sock`] : []),
-      ],
+      forwards: daemons.map(forwardMapping),
       egressConfigDir,
       routesFile: path.join(stateDir, "egress-routes", "routes.json"),
       egressExtraCa: extraCa === null ? null : EGRESS_EXTRA_CA_FILE,
@@ -341,13 +336,15 @@ export async function prepare(spec: BottleSpec, context: PrepareContext): Promis
     resources: { agent: `${prefix}-agent`, bundle: `${prefix}-bundle`, network: prefix, volume: `${prefix}-sockets` },
   };
 
-  writeFileAtomic(plan.prompt.host, manifest.agent.prompt);
-  setup.files.forEach((file, i) => writeFileAtomic(plan.providerFiles[i]!.host, file.content));
-  writeFileAtomic(plan.sidecars.routesFile, JSON.stringify(egressConfig(egress), null, 2) + "\n", 0o644);
-  if (extraCa !== null) writeFileAtomic(path.join(egressConfigDir, EGRESS_EXTRA_CA_FILE), extraCa, 0o644);
-  if (gate && plan.gitGate.folders) writeFileAtomic(path.join(plan.gitGate.folders.config, GATE_CONFIG_FILE), JSON.stringify(gate, null, 2) + "\n", 0o644);
-  store.writePlan(plan);
-  return plan;
+  const files: PlannedFile[] = [
+    { path: plan.prompt.host, content: manifest.agent.prompt, mode: 0o600 },
+    ...setup.files.map((file, i) => ({ path: plan.providerFiles[i]!.host, content: file.content, mode: 0o600 })),
+    // Read by the bundle's daemons, which run as other users of the host user's group.
+    { path: plan.sidecars.routesFile, content: JSON.stringify(egressConfig(egress), null, 2) + "\n", mode: 0o644 },
+    ...(extraCa === null ? [] : [{ path: path.join(egressConfigDir, EGRESS_EXTRA_CA_FILE), content: extraCa, mode: 0o644 }]),
+    ...(gate && plan.gitGate.folders ? [{ path: path.join(plan.gitGate.folders.config, BUNDLE_FILES.gateConfig), content: JSON.stringify(gate, null, 2) + "\n", mode: 0o644 }] : []),
+  ];
+  return { plan, files };
 }
 
 const describeSource = (source: SecretSource) => (source.kind === "env" ? `${source.name} (environment, else secret store)` : `Codex login ${source.file}`);
@@ -355,8 +352,10 @@ const describeSource = (source: SecretSource) => (source.kind === "env" ? `${sou
 const describeGateRepo = (repo: GateRepoPlan) =>
   `${repo.name} (${repo.url}; ${repo.key.provider === "static" ? `key file ${repo.key.path}` : `fresh deploy key on ${repo.key.owner}/${repo.key.repo} through ${repo.key.apiUrl}, token from ${repo.key.tokenSecret}`})`;
 
-function routesFileHosts(plan: BottlePlan): string {
-  const routes = parseRoutesFile(readFileSync(plan.sidecars.routesFile, "utf8")).routes;
+function routesFileHosts({ plan, files }: PreparedBottle): string {
+  const routesFile = files.find((file) => file.path === plan.sidecars.routesFile);
+  if (!routesFile) throw new Error(`the plan of bottle ${plan.id} has no routes file`);
+  const routes = parseRoutesFile(routesFile.content).routes;
   return routes.length ? `allows ${routes.map((r) => (r.port ? `${r.host}:${r.port}` : r.host)).join(", ")}` : "allows no host";
 }
 
@@ -367,12 +366,13 @@ function describeGate(plan: BottlePlan): string {
     ...gate.repos.map(describeGateRepo),
     ...(gate.origin ? [`origin (copy of ${plan.cwd} at ${gate.origin.base?.slice(0, 12) ?? "no commit"})`] : []),
   ];
-  return `serves ${served.join("; ")} at http://127.0.0.1:${GIT_GATE_PORT}/<name>.git; pushes are scanned for secrets`;
+  return `serves ${served.join("; ")} at ${gateUrl("<name>")}; pushes are scanned for secrets`;
 }
 
 /** The preflight summary `--dry-run` prints: everything a person should check before launch. */
-export function planSummary(plan: BottlePlan): string {
-  const hosts = routesFileHosts(plan);
+export function planSummary(prepared: PreparedBottle): string {
+  const { plan } = prepared;
+  const hosts = routesFileHosts(prepared);
   return [
     `bottle ${plan.id} (agent ${plan.agent.name} from ${plan.agent.origin === "home" ? "your home" : "the repository"}: ${plan.agent.source})`,
     `  bottles:   ${plan.bottles.join(", ")}`,
@@ -381,7 +381,7 @@ export function planSummary(plan: BottlePlan): string {
     `  egress:    ${hosts}; secrets from: ${Object.values(plan.sidecars.secrets).map(describeSource).join(", ") || "none"}`,
     `             upstream CAs: system${plan.sidecars.egressExtraCa ? ` + ${plan.sidecars.egressExtraCa}` : ""}; DLP holds wait ${plan.sidecars.egressHoldTimeoutMs / 1000} s for an answer in ${plan.sidecars.queueDir}`,
     `             private networks names may resolve into: ${plan.sidecars.egressAllowNetworks.join(", ") || "none"}`,
-    `  supervise: ${plan.sidecars.supervise ? `the agent asks at http://127.0.0.1:${SUPERVISE_PORT}/mcp; one request waits ${plan.sidecars.supervise.timeoutMs / 1000} s for an answer` : "off"}`,
+    `  supervise: ${plan.sidecars.supervise ? `the agent asks at ${guestUrl("supervise", "/mcp")}; one request waits ${plan.sidecars.supervise.timeoutMs / 1000} s for an answer` : "off"}`,
     `  workspace: ${plan.cwd ? `copy of ${plan.cwd}` : "empty"} at ${plan.guest.workspace}`,
     `  skills:    ${plan.skills.map((s) => s.name).join(", ") || "none"}`,
     `  git gate:  ${describeGate(plan)}`,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AgentOrigin } from "../manifest/schema.js";
+import { AgentOrigin, BackendName } from "../manifest/schema.js";
 
 // The engine's public records: what callers (CLI, MCP tools) get back. Kept in
 // one place so the tools' output schemas and the state files agree.
@@ -12,7 +12,7 @@ export const BottleSpec = z.object({
   bottles: z.array(z.string().min(1)).optional(),
   cwd: z.string().optional(),
   label: z.string().optional(),
-  backend: z.enum(["docker", "smolmachines"]).optional(),
+  backend: BackendName.optional(),
   /** A Dockerfile for this start only, ahead of the manifest's, the plugin's and the provider's. */
   dockerfile: z.string().optional(),
 });
@@ -33,7 +33,7 @@ export const BottleRecord = z.object({
   agent_source: z.string().optional(),
   bottles: z.array(z.string()),
   provider: z.string(),
-  backend: z.enum(["docker", "smolmachines"]),
+  backend: BackendName,
   label: z.string().nullable(),
   cwd: z.string().nullable(),
   status: BottleStatus,

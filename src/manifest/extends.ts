@@ -46,6 +46,8 @@ export function mergeBottleConfigs(base: BottleConfig, over: BottleConfig): Bott
       ...(baseGate?.repos || overGate?.repos ? { repos: { ...baseGate?.repos, ...overGate?.repos } } : {}),
     };
   }
+  const backend = over.backend ?? base.backend;
+  if (backend !== undefined) merged.backend = backend;
   const supervise = over.supervise ?? base.supervise;
   if (supervise !== undefined) merged.supervise = supervise;
   if (base.resources || over.resources) merged.resources = { ...base.resources, ...over.resources };

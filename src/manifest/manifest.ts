@@ -46,6 +46,7 @@ export function resolveManifest(index: ManifestIndex, agentName: string, bottleN
       user: { ...config["git-gate"]?.user, ...agent.config["git-gate"]?.user },
       repos: config["git-gate"]?.repos ?? {},
     },
+    backend: config.backend ?? null,
     supervise: config.supervise ?? true,
     resources: { ...DEFAULT_RESOURCES, ...config.resources },
   };

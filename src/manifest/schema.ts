@@ -153,6 +153,10 @@ const EnvValue = z.union([z.string(), z.number(), z.boolean()]).transform((v) =>
  */
 export const AgentProviderLayer = AgentProvider.partial({ template: true });
 
+/** Where a bottle runs: Docker containers, or libkrun microVMs through smolvm (the sidecars stay in Docker). */
+export const BackendName = z.enum(["docker", "smolmachines"]);
+export type BackendName = z.infer<typeof BackendName>;
+
 export const BottleFrontmatter = z.strictObject({
   extends: NameOrNames.optional().describe("Parent bottle(s), merged left to right; this bottle wins."),
   env: z.record(HostEnvName, EnvValue).optional().describe("Variables for the agent: literal values only, never secrets."),
@@ -161,6 +165,7 @@ export const BottleFrontmatter = z.strictObject({
   ),
   egress: Egress.optional().describe("The only hosts the agent may reach, and the credentials the proxy injects for them."),
   "git-gate": GitGate.optional().describe("Repositories the agent may fetch from and push to through the secret-scanning gate."),
+  backend: BackendName.optional().describe("Where the agent runs: docker (containers) or smolmachines (a libkrun microVM per bottle, through smolvm). Default: docker when its engine answers."),
   supervise: Supervise.optional().describe("Give the agent the supervise channel to ask for approvals (default true); {timeout_s} sets how long one request waits for an answer."),
   resources: Resources.optional().describe(
     `Limits of the agent container: memory (such as 4g), cpus (such as 2; at most the host's) and pids (processes and threads). ` +
@@ -250,6 +255,8 @@ export const EffectiveBottle = z.object({
   agent_provider: AgentProvider,
   egress: z.object({ routes: z.array(EgressRoute), log: z.union([z.literal(0), z.literal(1), z.literal(2)]) }),
   git_gate: z.object({ user: GitUser, repos: z.record(z.string(), GitRepo) }),
+  /** null: the engine's default (docker when it answers). */
+  backend: BackendName.nullable(),
   supervise: Supervise,
   resources: EffectiveResources,
 });

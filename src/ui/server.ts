@@ -176,13 +176,14 @@ export async function serveDashboard(engine: Engine, options: DashboardOptions):
   const start = (agent: string) => async (body: string) => {
     const { back, label } = parseForm(StartForm, body);
     // Planning is quick and says at once what is wrong; the launch (image builds) goes on in the background.
-    const plan = await engine.plan({ agent, ...(label ? { label } : {}) });
+    const prepared = await engine.plan({ agent, ...(label ? { label } : {}) });
+    const { plan } = prepared;
     const controller = new AbortController();
     starts.add(controller);
     const key = `start-${plan.id}`;
     const say = (level: "info" | "error", text: string) => notices.publish({ key, level, text });
     engine
-      .launch(plan, { signal: controller.signal, onProgress: (p) => say("info", `bottle ${plan.id} (agent ${agent}) is starting: ${p.phase}: ${p.message}`) })
+      .launch(prepared, { signal: controller.signal, onProgress: (p) => say("info", `bottle ${plan.id} (agent ${agent}) is starting: ${p.phase}: ${p.message}`) })
       .then(
         (record) => say("info", `bottle ${record.id} (agent ${agent}) is running${record.warnings.length > 0 ? `, with warnings: ${record.warnings.join("; ")}` : ""}`),
         (error: Error) => say("error", `bottle ${plan.id} (agent ${agent}) did not start: ${error.message}`),

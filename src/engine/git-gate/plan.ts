@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { type GateConfig, GateRepoName, ORIGIN_REPO } from "../../../sidecars/git-gate/config.js";
+import { guestUrl } from "../../../sidecars/contract.js";
 import { gateKeySecretName } from "../deploy-keys.js";
 import type { GateRepoPlan } from "../plan-schema.js";
 import { UserError } from "../../user-error.js";
@@ -10,8 +11,7 @@ import { UserError } from "../../user-error.js";
 // URLs the agent's git is told to send to the gate instead of upstream.
 // Pure: prepare writes the file, the engine seeds the origin mirror at launch.
 
-export const GIT_GATE_PORT = 9418;
-export const gateUrl = (name: string) => `http://127.0.0.1:${GIT_GATE_PORT}/${name}.git`;
+export const gateUrl = (name: string) => guestUrl("git-gate", `/${name}.git`);
 /** Where the agent reaches its cwd repository's copy (its `origin` remote). */
 export const ORIGIN_URL = gateUrl(ORIGIN_REPO);
 

@@ -1,12 +1,12 @@
+import { guestUrl } from "../../../sidecars/contract.js";
 import { log } from "../../log.js";
 import { resolveProvider } from "../../providers/registry.js";
 import { waitUntil } from "../../wait-until.js";
-import { SUPERVISE_PORT } from "../prepare.js";
 import type { ProvisionStep } from "./step.js";
 
 /** The name the bottled agent knows the server by: its tools reach the model as `mcp__supervise__<tool>`. */
 export const SUPERVISE_SERVER_NAME = "supervise";
-export const SUPERVISE_URL = `http://127.0.0.1:${SUPERVISE_PORT}/mcp`;
+export const SUPERVISE_URL = guestUrl("supervise", "/mcp");
 const READY_TIMEOUT_MS = 30_000;
 
 // The stateless supervise server answers a GET with 405: any answer means it is up behind the forwarder.

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Bottle } from "../../../backends/backend.js";
-import { RunRead, RUNNER_PATH, type RunSpec, RunStatus } from "../../../sidecars/runner/spec.js";
+import { RunRead, type RunSpec, RunStatus } from "../../../sidecars/runner/spec.js";
+import { GUEST_PATHS } from "../../../sidecars/contract.js";
 
 // The engine's side of the in-bottle runner (sidecars/runner): each verb is
 // one exec of the runner as root, through the Bottle handle, so any backend
@@ -10,7 +11,7 @@ import { RunRead, RUNNER_PATH, type RunSpec, RunStatus } from "../../../sidecars
 const ANSWER_CAP = 64 * 1024 * 1024;
 
 async function runner(bottle: Bottle, args: string[], stdin?: string): Promise<unknown> {
-  const result = await bottle.exec(["node", RUNNER_PATH, ...args], { user: "root", cwd: "/", stdin, maxOutputBytes: ANSWER_CAP });
+  const result = await bottle.exec(["node", GUEST_PATHS.runner, ...args], { user: "root", cwd: "/", stdin, maxOutputBytes: ANSWER_CAP });
   if (result.exit_code !== 0) throw new Error(`the bottle's runner failed (${args[0]}): ${result.stderr.trim() || `exit ${result.exit_code}`}`);
   return JSON.parse(result.stdout);
 }

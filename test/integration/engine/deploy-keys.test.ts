@@ -9,7 +9,7 @@ import type { Backend } from "../../../backends/backend.js";
 import { DockerBackend } from "../../../backends/docker/backend.js";
 import { deleteGateKeys, deployKeyTitle, generateDeployKey, prepareGateKeys, type RecordedKey } from "../../../src/engine/deploy-keys.js";
 import { Engine } from "../../../src/engine/engine.js";
-import { homeLabel, prepare } from "../../../src/engine/prepare.js";
+import { homeLabel, newIdSuffix, prepare } from "../../../src/engine/prepare.js";
 import { StateStore } from "../../../src/engine/state.js";
 import { HostSecrets } from "../../../src/secrets/host-secrets.js";
 import { SecretStore } from "../../../src/secrets/store.js";
@@ -86,7 +86,7 @@ describe("deploy keys on a stand-in Gitea forge (engine module, no containers)",
   const planIn = async (repos: string[], apiUrl = forge.apiUrl) => {
     home = forgeHome("bb-forge-unit-", apiUrl, repos);
     homes.push(home);
-    return prepare({ agent: "probe", bottles: ["forge"] }, { home, cwd: home, env: env(), secrets: secrets() });
+    return (await prepare({ agent: "probe", bottles: ["forge"] }, { home, cwd: home, env: env(), secrets: secrets(), defaultBackend: "docker", idSuffix: newIdSuffix() })).plan;
   };
 
   // A forge of its own for each test, so each sees only its own keys and calls.
@@ -372,6 +372,7 @@ describeWithDocker("deploy keys through the engine in this process (stand-in Git
   function seenThrough(real: DockerBackend): Backend {
     return {
       name: real.name,
+      isolation: real.isolation,
       available: () => real.available(),
       launch: (plan, secrets, hooks) => {
         handed.push({ ...secrets });
@@ -397,10 +398,11 @@ describeWithDocker("deploy keys through the engine in this process (stand-in Git
   });
 
   it("a key collision (422) on the second repository fails the start, naming it and the title, and leaves no key, container or record behind", async () => {
-    const plan = await engine().plan({ agent: "probe", bottles: ["forge"] });
+    const prepared = await engine().plan({ agent: "probe", bottles: ["forge"] });
+    const { plan } = prepared;
     const title = deployKeyTitle(plan.id, "widgets");
     const theirs = forge.addKey("acme/widgets", { title, key: generateDeployKey("theirs").publicKey, read_only: false });
-    await expect(engine().launch(plan)).rejects.toThrow(`git-gate repository widgets: the forge already has a deploy key titled "${title}"`);
+    await expect(engine().launch(prepared)).rejects.toThrow(`git-gate repository widgets: the forge already has a deploy key titled "${title}"`);
     // gadgets' key (sorted first) was made, then deleted; the key that was there already is untouched.
     expect(forge.calls().map((c) => [c.method, c.path, c.status])).toEqual([
       ["POST", "/api/v1/repos/acme/gadgets/keys", 201],
@@ -420,8 +422,9 @@ describeWithDocker("deploy keys through the engine in this process (stand-in Git
 
   it("stop and gc that cannot delete a key (no token) say so and keep its record; gc deletes it once the token is back", async () => {
     const withToken = engine();
-    const plan = await withToken.plan({ agent: "probe", bottles: ["forge"] });
+    const { plan } = await withToken.plan({ agent: "probe", bottles: ["forge"] });
     const store = new StateStore(home);
+    store.writePlan(plan);
     // A bottle whose launch made its keys and then died: metadata, plan and the deploy key record are in its state.
     store.writeMetadata({
       id: plan.id, agent: "probe", bottles: plan.bottles, provider: "claude", backend: "docker", label: null, cwd: null, status: "failed",

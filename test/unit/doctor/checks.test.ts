@@ -12,6 +12,7 @@ import {
   smolvmCheck,
 } from "../../../src/doctor/checks.js";
 import type { DoctorFacts, EngineFacts, SecretFacts } from "../../../src/doctor/facts.js";
+import { smolvmReadiness } from "../../../backends/smolmachines/readiness.js";
 
 // The doctor's verdicts from facts written by hand: each check's failure and
 // the one-line fix it gives.
@@ -36,7 +37,7 @@ const healthy: DoctorFacts = {
   home: { home: "/h", exists: true, bottles: 2, agents: 2, issues: [], warnings: [] },
   secrets: [secret({ stored: true })],
   clients: [{ client: "claude", version: null, config: "", registrations: [], problem: null }],
-  smolvm: { path: null, kvm: "missing" },
+  smolvm: { path: null, kvm: "missing", needsKvm: true },
   disk: { path: "/var/lib/docker", freeBytes: 50 * 1024 ** 3 },
 };
 
@@ -176,9 +177,13 @@ describe("doctor checks", () => {
       expect(notConfigured.detail).toMatch(/add "--host-uds=open" to its runtimeArgs/);
     });
 
-    it("smolvm: needs the command and a usable /dev/kvm", () => {
-      expect(smolvmCheck({ path: "/usr/local/bin/smolvm", kvm: "usable" }).status).toBe("ok");
-      expect(smolvmCheck({ path: "/usr/local/bin/smolvm", kvm: "no-access" })).toMatchObject({ status: "info", fix: expect.stringMatching(/usermod -aG kvm/) });
+    it("smolvm: needs the command and, on Linux, a usable /dev/kvm; says what to do in the backend's own words", () => {
+      expect(smolvmCheck({ path: "/usr/local/bin/smolvm", kvm: "usable", needsKvm: true }).status).toBe("ok");
+      expect(smolvmCheck({ path: "/usr/local/bin/smolvm", kvm: "missing", needsKvm: false }).status).toBe("ok");
+      expect(smolvmCheck({ path: "/usr/local/bin/smolvm", kvm: "no-access", needsKvm: true })).toMatchObject({ status: "info", fix: expect.stringMatching(/usermod -aG kvm/) });
+      expect(smolvmCheck({ path: null, kvm: "usable", needsKvm: true })).toMatchObject({ status: "info", fix: expect.stringMatching(/install smolvm .*BOT_BOTTLE_SMOLVM/) });
+      const missing = smolvmCheck({ path: "/usr/local/bin/smolvm", kvm: "missing", needsKvm: true });
+      expect(missing.fix).toBe(`optional: ${(smolvmReadiness({ path: "/usr/local/bin/smolvm", kvm: "missing", needsKvm: true }) as { fix: string }).fix}`);
     });
 
     it("disk: fails when a first image would not fit", () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { HostSecrets } from "../../../src/secrets/host-secrets.js";
 import { SecretStore } from "../../../src/secrets/store.js";
 import { imageTag } from "../../../backends/docker/images.js";
-import { AGENT_VERSION_ARG, planSummary, prepare } from "../../../src/engine/prepare.js";
+import { AGENT_VERSION_ARG, newIdSuffix, planSummary, prepare } from "../../../src/engine/prepare.js";
 import { StateStore } from "../../../src/engine/state.js";
 import { CLAUDE_CODE_VERSION, claudeProvider } from "../../../src/providers/claude/provider.js";
 import { CODEX_VERSION, codexProvider } from "../../../src/providers/codex/provider.js";
@@ -15,12 +15,14 @@ import { fixtureDir, manifest } from "../manifest/fixture-home.js";
 // of the image's cache key, so two versions never share an image.
 
 /** A plan for agent `hello` in a home holding `files`; pure resolution, no container calls. */
-async function planFor(files: Record<string, string>) {
+async function preparedFor(files: Record<string, string>) {
   const home = await fixtureDir(files);
   // A base image name no engine holds: imageTag keys on the name, never on a local image.
   const env = { BOT_BOTTLE_BASE_IMAGE: "bot-bottle-test/no-such-base:1" };
-  return prepare({ agent: "hello" }, { home, cwd: home, env, secrets: new HostSecrets(env, new SecretStore(home)) });
+  return prepare({ agent: "hello" }, { home, cwd: home, env, secrets: new HostSecrets(env, new SecretStore(home)), defaultBackend: "docker", idSuffix: newIdSuffix() });
 }
+
+const planFor = async (files: Record<string, string>) => (await preparedFor(files)).plan;
 
 const PLUGIN = 'export const provider = { headless: { argv: (r) => ["my-agent", r.prompt] } };';
 
@@ -77,8 +79,8 @@ describe("agent_provider.version", () => {
   });
 
   it("is shown in the --dry-run summary", async () => {
-    const plan = await planFor({ "bottles/b.md": manifest("agent_provider: {template: claude, version: 2.1.197}"), "agents/hello.md": manifest("bottle: b") });
-    expect(planSummary(plan)).toMatch(/\n {2}provider: {2}claude 2\.1\.197; image from \S+Dockerfile \(provider\) on bot-bottle-test\/no-such-base:1\n/);
+    const prepared = await preparedFor({ "bottles/b.md": manifest("agent_provider: {template: claude, version: 2.1.197}"), "agents/hello.md": manifest("bottle: b") });
+    expect(planSummary(prepared)).toMatch(/\n {2}provider: {2}claude 2\.1\.197; image from \S+Dockerfile \(provider\) on bot-bottle-test\/no-such-base:1\n/);
   });
 
   it("reaches a plugin whose Dockerfile declares ARG AGENT_VERSION; without one, its Dockerfile's default stands", async () => {
@@ -91,9 +93,9 @@ describe("agent_provider.version", () => {
     const pinned = await planFor({ ...files, "agents/hello.md": manifest("bottle: pinned") });
     expect(pinned.images.agent.buildArgs).toEqual({ [AGENT_VERSION_ARG]: "2.0.0" });
     expect(pinned.provider.version).toBe("2.0.0");
-    const plain = await planFor({ ...files, "agents/hello.md": manifest("bottle: plain") });
-    expect(plain.images.agent.buildArgs).toEqual({});
-    expect(plain.provider.version).toBeNull();
+    const plain = await preparedFor({ ...files, "agents/hello.md": manifest("bottle: plain") });
+    expect(plain.plan.images.agent.buildArgs).toEqual({});
+    expect(plain.plan.provider.version).toBeNull();
     expect(planSummary(plain)).toContain("  provider:  mine (the release its Dockerfile pins); image from");
   });
 
@@ -105,13 +107,14 @@ describe("agent_provider.version", () => {
       "agents/hello.md": manifest("bottle: pinned"),
     });
     const dockerfile = path.join(home, "contrib", "mine", "Dockerfile");
-    await expect(prepare({ agent: "hello" }, { home, cwd: home, env: {}, secrets: new HostSecrets({}, new SecretStore(home)) })).rejects.toThrow(
+    await expect(prepare({ agent: "hello" }, { home, cwd: home, env: {}, secrets: new HostSecrets({}, new SecretStore(home)), defaultBackend: "docker", idSuffix: newIdSuffix() })).rejects.toThrow(
       `bottle pinned sets agent_provider.version 2.0.0, but its image's Dockerfile ${dockerfile} declares no \`ARG AGENT_VERSION\`, so the version would be ignored`,
     );
   });
 
   it("leaves the plan of a bottle started before versions existed readable (no build args, no version)", async () => {
     const plan = await planFor({ "bottles/b.md": manifest("agent_provider: {template: claude}"), "agents/hello.md": manifest("bottle: b") });
+    new StateStore(plan.home).writePlan(plan);
     const file = path.join(plan.stateDir, "plan.json");
     const earlier = JSON.parse(readFileSync(file, "utf8")) as Record<string, Record<string, Record<string, unknown>>>;
     delete earlier.images!.agent!.buildArgs;

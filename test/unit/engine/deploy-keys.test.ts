@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { deployKeyTitle, forgeRepoOf, gateKeySecrets, generateDeployKey, readStaticKey } from "../../../src/engine/deploy-keys.js";
-import { planSummary, prepare } from "../../../src/engine/prepare.js";
+import { newIdSuffix, planSummary, prepare } from "../../../src/engine/prepare.js";
 import { HostSecrets } from "../../../src/secrets/host-secrets.js";
 import { SecretStore } from "../../../src/secrets/store.js";
 import { fixtureDir, manifest } from "../manifest/fixture-home.js";
@@ -120,11 +120,12 @@ describe("the plan's git-gate repositories", () => {
       "agents/hello.md": manifest("bottle: b"),
     });
     const fullEnv = { BOT_BOTTLE_BASE_IMAGE: "bot-bottle-test/no-such-base:1", ...env };
-    return { home, plan: prepare({ agent: "hello" }, { home, cwd: home, env: fullEnv, secrets: new HostSecrets(fullEnv, new SecretStore(home)) }) };
+    const prepared = prepare({ agent: "hello" }, { home, cwd: home, env: fullEnv, secrets: new HostSecrets(fullEnv, new SecretStore(home)), defaultBackend: "docker", idSuffix: newIdSuffix() });
+    return { home, prepared, plan: prepared.then(({ plan }) => plan) };
   }
 
   it("are sorted by name, with static paths resolved (~/ is the user's home, relative is the bottles folder) and the forge repository of gitea keys", async () => {
-    const { home, plan } = await planFor([staticKey("zeta", "keys/zeta"), gitea("widgets"), staticKey("alpha", "~/.ssh/alpha")]);
+    const { home, plan, prepared } = await planFor([staticKey("zeta", "keys/zeta"), gitea("widgets"), staticKey("alpha", "~/.ssh/alpha")]);
     const resolved = await plan;
     expect(resolved.gitGate.repos.map((r) => [r.name, r.key])).toEqual([
       ["alpha", { provider: "static", path: path.join(os.homedir(), ".ssh", "alpha") }],
@@ -132,7 +133,7 @@ describe("the plan's git-gate repositories", () => {
       ["zeta", { provider: "static", path: path.join(home, "bottles", "keys", "zeta") }],
     ]);
     expect(resolved.gitGate.repos[1]).toMatchObject({ url: "ssh://git@git.example.com:2222/acme/widgets.git", hostKey: "[git.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample" });
-    expect(planSummary(resolved)).toContain("fresh deploy key on acme/widgets through https://git.example.com/api/v1, token from GITEA_TOKEN");
+    expect(planSummary(await prepared)).toContain("fresh deploy key on acme/widgets through https://git.example.com/api/v1, token from GITEA_TOKEN");
     expect(JSON.stringify(resolved)).not.toContain("a-token");
   });
 

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -172,6 +172,43 @@ describe("bot-bottle CLI: a repository agent never shadows a home agent", () => 
     expect(result.stderr).toContain(
       `bot-bottle: agent theirs comes from a repository (${theirsFile}), not from your home: the repository wrote its prompt and chose its bottles (claude) and skills (none)`,
     );
+  });
+});
+
+/** Every path under a folder with its size and mtime: what a command that writes nothing leaves unchanged. */
+function snapshot(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[])
+    .sort()
+    .map((entry) => {
+      const stats = statSync(path.join(dir, entry));
+      return `${entry} ${stats.size} ${stats.mtimeMs}`;
+    });
+}
+
+describe("bot-bottle CLI: dry run", () => {
+  it("start --dry-run plans without writing anything: the home is as it was, no state folder appears", async () => {
+    const home = await fixtureDir({
+      "bottles/b.md": manifest("agent_provider: {template: claude}", "egress:", "  routes:", "    - host: example.com"),
+      "agents/helper.md": manifest("bottle: b"),
+    });
+    const before = snapshot(home);
+    const result = await run(["start", "helper", "--dry-run"], home);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^bottle helper-[0-9a-f]{8} /);
+    expect(result.stdout).toContain("egress:    allows example.com;");
+    expect(snapshot(home)).toEqual(before);
+    expect(existsSync(path.join(home, "state"))).toBe(false);
+  });
+
+  it("start --dry-run names the backend: the bottle's own, and --backend over it", async () => {
+    const home = await fixtureDir({
+      "bottles/vm.md": manifest("agent_provider: {template: claude}", "backend: smolmachines"),
+      "agents/helper.md": manifest("bottle: vm"),
+    });
+    const fromBottle = await run(["start", "helper", "--dry-run"], home);
+    expect(fromBottle.stdout, fromBottle.stderr).toContain("\n  backend:   smolmachines;");
+    const overridden = await run(["start", "helper", "--dry-run", "--backend", "docker"], home);
+    expect(overridden.stdout, overridden.stderr).toContain("\n  backend:   docker;");
   });
 });
 

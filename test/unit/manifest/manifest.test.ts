@@ -24,9 +24,26 @@ describe("resolveManifest", () => {
       agent_provider: { template: "claude" },
       egress: { routes: [], log: 2 },
       git_gate: { user: {}, repos: {} },
+      backend: null,
       supervise: true,
       resources: DEFAULT_RESOURCES,
     });
+  });
+
+  it("takes backend from the bottle, through extends (the child winning); none leaves the engine's default", async () => {
+    const files = {
+      "bottles/base.md": manifest("agent_provider: {template: claude}", "backend: smolmachines"),
+      "bottles/child.md": manifest("extends: base", "backend: docker"),
+      "bottles/inherits.md": manifest("extends: base"),
+      "agents/a.md": manifest("bottle: child"),
+      "agents/b.md": manifest("bottle: inherits"),
+      "agents/c.md": manifest("bottle: claude"),
+      "bottles/claude.md": CLAUDE,
+    };
+    const home = await index(files);
+    expect(resolveManifest(home, "a").bottle.backend).toBe("docker");
+    expect(resolveManifest(home, "b").bottle.backend).toBe("smolmachines");
+    expect(resolveManifest(home, "c").bottle.backend).toBeNull();
   });
 
   it("fills each resources field a bottle leaves out with its default, and merges them through extends, the child winning", async () => {

@@ -17,6 +17,7 @@ const bottle = (provider: EffectiveBottle["agent_provider"], env: Record<string,
   agent_provider: provider,
   egress: { routes: [], log: 1 },
   git_gate: { user: {}, repos: {} },
+  backend: null,
   supervise: true,
   resources: DEFAULT_RESOURCES,
 });

@@ -1,0 +1,11 @@
+import type { BackendName } from "../src/manifest/schema.js";
+import type { Backend } from "./backend.js";
+import { DockerBackend } from "./docker/backend.js";
+import { SmolmachinesBackend } from "./smolmachines/backend.js";
+
+/** Every backend, in the order a default is chosen: Docker whenever it answers. */
+export const BACKEND_ORDER: readonly BackendName[] = ["docker", "smolmachines"];
+
+export function createBackends(): Record<BackendName, Backend> {
+  return { docker: new DockerBackend(), smolmachines: new SmolmachinesBackend() };
+}
