@@ -52,7 +52,8 @@ export function registerTools(server: McpServer, engine: Engine, list: readonly 
       {
         title: tool.title,
         description: tool.description,
-        inputSchema: tool.input,
+        // Strict: an argument the tool does not define (`timeout` for `timeout_s`) is refused, not silently dropped.
+        inputSchema: tool.input.strict(),
         outputSchema: tool.output,
         annotations: { title: tool.title, ...tool.annotations },
       },

@@ -1,6 +1,7 @@
 import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { bottleActivity } from "../activity/bottle-activity.js";
 import type { Engine } from "../engine/engine.js";
+import { refusalsAsInvalidParams } from "./resource-errors.js";
 
 // Each bottle's recent activity at its boundary as a resource,
 // `bottle://<id>/activity` (the same as the bottle_activity tool without `since`).
@@ -18,8 +19,8 @@ export function attachActivity(server: McpServer, engine: Engine): void {
       description: "What the bottle did at its boundary: egress decisions with their bytes, supervise requests and decisions (the 200 most recent).",
       mimeType: "application/json",
     },
-    (uri, variables) => ({
+    refusalsAsInvalidParams((uri, variables) => ({
       contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(bottleActivity(engine.home, String(variables.id)), null, 2) }],
-    }),
+    })),
   );
 }

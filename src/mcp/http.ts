@@ -5,6 +5,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { Engine } from "../engine/engine.js";
 import { log } from "../log.js";
+import { guardHttpPost } from "./envelope-guard.js";
 import { allowedHostnames, hostAllowed } from "./host-header.js";
 import { createMcpServer } from "./server.js";
 import { bearerMatches } from "./token.js";
@@ -55,16 +56,17 @@ export async function serveHttp(engine: Engine, options: HttpServeOptions): Prom
     await session.server.close().catch(() => undefined);
   };
 
-  const serveInSession = async (session: Session, req: http.IncomingMessage, res: http.ServerResponse) => {
+  /** `body`: a POST's body, already read and checked by the envelope guard. */
+  const serveInSession = async (session: Session, req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => {
     session.openRequests++;
     res.once("close", () => {
       session.openRequests--;
       session.idleSince = Date.now();
     });
-    await session.transport.handleRequest(req, res);
+    await session.transport.handleRequest(req, res, body);
   };
 
-  const openSession = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const openSession = async (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => {
     const server = createMcpServer(engine, { elicit: options.elicit ?? false });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -78,7 +80,7 @@ export async function serveHttp(engine: Engine, options: HttpServeOptions): Prom
       if (transport.sessionId) void closeSession(transport.sessionId, "closed by the client");
     };
     await server.connect(transport);
-    await serveInSession(session, req, res);
+    await serveInSession(session, req, res, body);
     // Anything but an initialize request was refused by the transport: nothing to keep.
     if (!transport.sessionId) await server.close();
   };
@@ -98,14 +100,21 @@ export async function serveHttp(engine: Engine, options: HttpServeOptions): Prom
           "www-authenticate": 'Bearer realm="bot-bottle"',
         });
       }
+      // A malformed message is answered by the guard, in a session or not; GET and DELETE carry none.
+      let body: unknown;
+      if (req.method === "POST") {
+        const checked = await guardHttpPost(req, res);
+        if (!checked) return;
+        body = checked.body;
+      }
       const sessionId = req.headers["mcp-session-id"];
       if (typeof sessionId === "string") {
         const session = sessions.get(sessionId);
         if (!session) return jsonRpcError(res, 404, "unknown or expired MCP session: initialize a new one");
-        return serveInSession(session, req, res);
+        return serveInSession(session, req, res, body);
       }
       if (req.method !== "POST") return jsonRpcError(res, 400, "no MCP session: POST an initialize request first");
-      return openSession(req, res);
+      return openSession(req, res, body);
     };
     handle().catch((err: unknown) => {
       log.error({ err }, "MCP HTTP request failed");

@@ -1,5 +1,6 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { Engine } from "../engine/engine.js";
+import { guardStdin } from "./envelope-guard.js";
 import { log } from "../log.js";
 import { createMcpServer } from "./server.js";
 import type { SuperviseOptions } from "./supervise.js";
@@ -14,7 +15,9 @@ export async function serveStdio(engine: Engine, supervise?: SuperviseOptions): 
   for (const method of ["log", "info", "debug"] as const) console[method] = console.error;
   const server = createMcpServer(engine, supervise);
   const closed = new Promise<void>((resolve) => (server.server.onclose = resolve));
-  await server.connect(new StdioServerTransport());
+  // The SDK's transport reads stdin through the envelope guard, which answers malformed lines itself (on stdout, a whole line per write).
+  const guarded = process.stdin.pipe(guardStdin((error) => process.stdout.write(`${JSON.stringify(error)}\n`)));
+  await server.connect(new StdioServerTransport(guarded));
   // Closing aborts the calls in flight: a start being cancelled removes what it created.
   const close = (why: string) => {
     log.info(`${why}: closing the MCP server`);

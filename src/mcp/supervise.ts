@@ -4,6 +4,7 @@ import { log } from "../log.js";
 import { decide } from "../supervise/decide.js";
 import { listPending, type PendingProposal, queuedBottles } from "../supervise/pending.js";
 import { type QueueEvent, watcherFor } from "../supervise/watch.js";
+import { refusalsAsInvalidParams } from "./resource-errors.js";
 
 // How pending supervise proposals reach an MCP client without it polling:
 // each bottle's pending proposals are a resource (`bottle://<id>/supervise`)
@@ -53,10 +54,10 @@ export function attachSupervise(server: McpServer, home: string, options: Superv
       description: "The requests a bottled agent is waiting on (answer them with supervise_approve). Subscribe to hear when one arrives.",
       mimeType: "application/json",
     },
-    (uri, variables) => {
+    refusalsAsInvalidParams((uri, variables) => {
       const bottle = String(variables.id);
       return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify({ bottle, pending: listPending(home, bottle) }, null, 2) }] };
-    },
+    }),
   );
   server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
     subscribed.add(request.params.uri);
