@@ -1,5 +1,4 @@
-import type { BackendName } from "../src/manifest/schema.js";
-import type { BottlePlan } from "../src/engine/plan-schema.js";
+import type { BottlePlan, PlanBackend } from "../src/engine/plan-schema.js";
 import type { ExecResult, Progress } from "../src/engine/records.js";
 
 /** Options of one command run inside a bottle. */
@@ -55,7 +54,7 @@ export type Availability = { ok: true; detail: string } | { ok: false; reason: s
  * (backends/registry.ts makes them).
  */
 export interface Backend {
-  readonly name: BackendName;
+  readonly name: PlanBackend;
   /** What separates the agent from the host, in a sentence (README, doctor, dry runs). */
   readonly isolation: string;
   /** Whether the backend can run bottles here; when not, the reason says how to make it so (doctor shows the same words). */

@@ -54,7 +54,8 @@ export class SmolmachinesBottle implements Bottle {
 
   async exec(command: string | string[], options: ExecOptions = {}): Promise<ExecResult> {
     const first = await this.#execOnce(command, options);
-    const warmingUp = first.exit_code === EXIT_KILLED && !first.timed_out && first.stdout === "" && first.stderr === "" && !options.signal?.aborted;
+    // Output does not tell the two apart (the killed child may have printed a line, smolvm may say why), the moment does.
+    const warmingUp = first.exit_code === EXIT_KILLED && !first.timed_out && !options.signal?.aborted;
     if (!warmingUp || Date.now() > this.target.warmUntil) return first;
     return this.#execOnce(command, options);
   }

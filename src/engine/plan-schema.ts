@@ -118,6 +118,10 @@ export const BottlePlan = z.object({
 });
 export type BottlePlan = z.infer<typeof BottlePlan>;
 
+/** The backends a plan can name (the manifest's `backend` key, as backends see it). */
+export const PlanBackend = BottlePlan.shape.backend;
+export type PlanBackend = z.infer<typeof PlanBackend>;
+
 /** A host file the plan wants written before launch (prompt, provider files, routes, gate.json). */
 export const PlannedFile = z.object({ path: z.string(), content: z.string(), mode: z.number().int() });
 export type PlannedFile = z.infer<typeof PlannedFile>;
