@@ -20,7 +20,7 @@ export const startBottleTool = defineTool({
       "A host folder (usually a git repository) to copy, with its history, into the bottle's workspace. Nothing is written back to it.",
     ),
     label: BottleSpec.shape.label.describe("A free-form label shown by list_bottles, to tell bottles apart."),
-    backend: BottleSpec.shape.backend.describe("Where the bottle runs (default docker)."),
+    backend: BottleSpec.shape.backend.describe("Where the agent runs: docker (a container) or smolmachines (a libkrun microVM through smolvm). Default: the bottle's `backend`, else docker when it answers."),
   }),
   output: BottleRecord,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
