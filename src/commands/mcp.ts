@@ -10,6 +10,7 @@ import { exitWhenIdle } from "../mcp/shutdown.js";
 import { serveStdio } from "../mcp/stdio.js";
 import { serverToken } from "../mcp/token.js";
 import { UserError } from "../user-error.js";
+import { manifestPoolTargets, parseWarmTarget, WarmPool } from "../engine/warm-pool.js";
 import { parsePort } from "./port-option.js";
 import { untilSignal } from "./until-signal.js";
 
@@ -17,6 +18,8 @@ const DEFAULT_PORT = 8642;
 
 interface ServeOptions {
   http?: boolean;
+  warm: [string, number][];
+  keepWarm?: boolean;
   host: string;
   port: number;
   tokenEnv?: string;
@@ -39,15 +42,24 @@ export function mcpCommand(): Command {
     .option("--token-env <VAR>", "with --http, take the bearer token from this environment variable instead of $BOT_BOTTLE_HOME/mcp-token")
     .option("--allow-remote", "with --http, allow listening on a non-loopback address (anyone who reaches it and has the token drives your bottles)")
     .option("--elicit", "ask the client's human to decide supervise requests as they arrive (MCP elicitation), where the client supports it")
+    .option(
+      "--warm <AGENT=N>",
+      "keep N launched bottles of AGENT waiting, so start_bottle claims one at once (repeatable; over the bottles' own `pool`)",
+      (value: string, previous: [string, number][]) => [...previous, parseWarmTarget(value)],
+      [],
+    )
+    .option("--keep-warm", "leave the unclaimed warm bottles running when the server exits (gc removes them later)")
     .action(async (options: ServeOptions, cmd: Command) => {
       const engine = Engine.fromProcess();
+      const pool = await startWarmPool(engine, options);
+      const closePool = () => (pool && !options.keepWarm ? pool.close() : Promise.resolve([]));
       if (!options.http) {
         const httpOnly = ["host", "port", "tokenEnv", "allowRemote"].filter((name) => cmd.getOptionValueSource(name) === "cli");
         if (httpOnly.length > 0) throw new UserError(`--${httpOnly.map(kebab).join(", --")} ${httpOnly.length === 1 ? "applies" : "apply"} only with --http`, 2);
-        await serveStdio(engine, { elicit: options.elicit ?? false });
+        await serveStdio(engine, { elicit: options.elicit ?? false }, closePool);
         return;
       }
-      await serveHttpUntilSignal(engine, options);
+      await serveHttpUntilSignal(engine, options, closePool);
     });
   command.addCommand(installCommand());
   return command;
@@ -55,7 +67,19 @@ export function mcpCommand(): Command {
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-async function serveHttpUntilSignal(engine: Engine, options: ServeOptions): Promise<void> {
+/** The warm pools the home's bottles and --warm ask for, filling in the background; null when none is asked for. */
+async function startWarmPool(engine: Engine, options: ServeOptions): Promise<WarmPool | null> {
+  const targets = await manifestPoolTargets(engine.home, engine.cwd);
+  for (const [agent, size] of options.warm) targets.set(agent, size);
+  for (const [agent, size] of targets) if (size === 0) targets.delete(agent);
+  if (targets.size === 0) return null;
+  const pool = new WarmPool(engine, targets);
+  log.info(`warm pools: ${[...targets].map(([agent, size]) => `${agent}=${size}`).join(", ")}`);
+  void pool.fill();
+  return pool;
+}
+
+async function serveHttpUntilSignal(engine: Engine, options: ServeOptions, onClose: () => Promise<unknown>): Promise<void> {
   if (!isLoopback(options.host) && !options.allowRemote) {
     throw new UserError(`--host ${options.host} is not a loopback address: add --allow-remote if you really mean to serve bottles to other machines`, 2);
   }
@@ -74,6 +98,7 @@ async function serveHttpUntilSignal(engine: Engine, options: ServeOptions): Prom
   }
   log.info(`${await untilSignal()}: closing the MCP server`);
   await server.close();
+  await onClose();
   exitWhenIdle();
 }
 

@@ -24,6 +24,8 @@ import { ORIGIN_REPO } from "../../sidecars/git-gate/config.js";
 import { type BottleChanges, importChanges, originBranches } from "./git-gate/changes.js";
 import { readSeedRefs, seedOrigin, writeSeedRefs } from "./git-gate/origin.js";
 import { commitWorkspace, workspaceBranch } from "./git-gate/workspace-commit.js";
+import { workspaceStep } from "./provision/workspace.js";
+import { canClaim, poolKey } from "./warm-pool.js";
 import type { AgentRunRequest, AgentRunResult, BottleRecord, BottleSpec, ExecResult, Progress, StopResult } from "./records.js";
 import { type BottleMetadata, StateStore, UnreadablePlan, writeFileAtomic } from "./state.js";
 
@@ -66,7 +68,7 @@ const isAlive = (pid: number | null) => {
   }
 };
 
-const publicRecord = ({ starter_pid: _pid, ...record }: BottleMetadata): BottleRecord => record;
+const publicRecord = ({ starter_pid: _pid, pool: _pool, ...record }: BottleMetadata): BottleRecord => record;
 
 /**
  * The one engine behind the CLI and the MCP tools: plan -> launch -> provision,
@@ -161,12 +163,57 @@ export class Engine {
     return prepare(spec, { home: this.home, cwd: this.cwd, env: this.env, secrets: this.secrets, defaultBackend: await this.defaultBackend(), idSuffix: newIdSuffix() });
   }
 
+  /** Starts a bottle: a warm one from a pool when one matches the spec, else a new one. */
   async start(spec: BottleSpec, hooks: StartHooks = {}): Promise<BottleRecord> {
+    const claimed = await this.claimPooled(spec);
+    if (claimed) {
+      hooks.onProgress?.({ phase: "pool", message: `claimed warm bottle ${claimed.id}`, step: 1 });
+      return claimed;
+    }
     return this.launch(await this.plan(spec), hooks);
   }
 
-  /** Writes the plan's files and its record, then launches and provisions the bottle. */
-  async launch({ plan, files }: PreparedBottle, hooks: StartHooks = {}): Promise<BottleRecord> {
+  /** Called with the agent's name whenever a start claims a pooled bottle (a pool refills). */
+  onPoolClaim?: (agent: string) => void;
+
+  /**
+   * Takes a launched, unclaimed bottle of a warm pool that serves this spec,
+   * applying what a pool cannot know in advance: the label, and the copy of
+   * the cwd into the workspace. Null when none is free (or the spec needs a
+   * fresh bottle). A claim is a directory created in the bottle's state
+   * folder: exactly one process wins it.
+   */
+  private async claimPooled(spec: BottleSpec): Promise<BottleRecord | null> {
+    const cwd = spec.cwd ? path.resolve(this.cwd, spec.cwd) : null;
+    if (!canClaim(spec, cwd)) return null;
+    const key = poolKey(spec);
+    for (const id of this.state.ids()) {
+      const metadata = this.state.readMetadata(id);
+      if (metadata?.status !== "pooled" || metadata.pool?.key !== key || !isAlive(metadata.pool.owner_pid)) continue;
+      try {
+        mkdirSync(path.join(this.state.dir(id), "claimed"));
+      } catch {
+        continue;
+      }
+      const plan = this.state.readPlan(id);
+      if (!plan) continue;
+      const claimed = { ...plan, label: spec.label ?? null, cwd };
+      this.state.writePlan(claimed);
+      if (cwd) await workspaceStep.run(claimed, this.backend(plan.backend).attach(plan), { warn: () => undefined });
+      const record = this.state.updateMetadata(id, { status: "running", label: claimed.label, cwd, pool: null, started_at: new Date().toISOString() });
+      log.info({ bottle: id }, "warm bottle claimed");
+      this.onPoolClaim?.(metadata.agent);
+      return publicRecord(record);
+    }
+    return null;
+  }
+
+  /**
+   * Writes the plan's files and its record, then launches and provisions the
+   * bottle. With `pool`, the bottle waits, launched and provisioned, as
+   * "pooled" until a start claims it.
+   */
+  async launch({ plan, files }: PreparedBottle, hooks: StartHooks = {}, pool?: { key: string }): Promise<BottleRecord> {
     const backend = await this.ready(plan.backend);
     for (const file of files) writeFileAtomic(file.path, file.content, file.mode);
     this.state.writePlan(plan);
@@ -213,8 +260,13 @@ export class Engine {
         report(`provision:${provision.name}`, provision.describe);
         await provision.run(plan, bottle, { warn: (message) => warnings.push(message) });
       }
-      const record = this.state.updateMetadata(plan.id, { status: "running", starter_pid: null, warnings });
-      log.info({ bottle: plan.id }, "bottle is running");
+      const record = this.state.updateMetadata(plan.id, {
+        status: pool ? "pooled" : "running",
+        starter_pid: null,
+        warnings,
+        pool: pool ? { key: pool.key, owner_pid: process.pid } : null,
+      });
+      log.info({ bottle: plan.id }, pool ? "bottle is warm in its pool" : "bottle is running");
       return publicRecord(record);
     } catch (err) {
       await backend.remove(plan.id, plan.homeLabel).catch(() => undefined);
@@ -359,7 +411,8 @@ export class Engine {
       const metadata = this.state.readMetadata(id);
       if (!metadata) continue;
       let status = metadata.status;
-      if (status === "running" && answered.has(metadata.backend) && !discovered.get(id)?.agentRunning) status = "stopped";
+      const up = status === "running" || status === "pooled";
+      if (up && answered.has(metadata.backend) && !discovered.get(id)?.agentRunning) status = "stopped";
       if (status === "starting" && !isAlive(metadata.starter_pid)) status = "failed";
       records.push(publicRecord({ ...metadata, status }));
     }
@@ -403,6 +456,8 @@ export class Engine {
       const metadata = this.state.readMetadata(id);
       if (!metadata) return false;
       if (metadata.status === "starting") return isAlive(metadata.starter_pid);
+      // A warm bottle lives as long as the process that keeps its pool.
+      if (metadata.status === "pooled") return metadata.pool !== null && isAlive(metadata.pool.owner_pid) && discovered.get(id)?.agentRunning === true;
       if (metadata.status !== "running") return false;
       // Its backend did not answer: whether its agent runs cannot be told, so it is kept.
       return !answered.has(metadata.backend) || discovered.get(id)?.agentRunning === true;

@@ -4,7 +4,8 @@ import { AgentOrigin, BackendName } from "../manifest/schema.js";
 // The engine's public records: what callers (CLI, MCP tools) get back. Kept in
 // one place so the tools' output schemas and the state files agree.
 
-export const BottleStatus = z.enum(["starting", "running", "stopped", "failed"]);
+/** pooled: launched and provisioned in a warm pool, not yet claimed by a start (nothing runs in it until then). */
+export const BottleStatus = z.enum(["starting", "pooled", "running", "stopped", "failed"]);
 
 /** What the caller wants: which agent, in which bottles, with which repo. */
 export const BottleSpec = z.object({

@@ -13,7 +13,11 @@ import { BottleRecord } from "./records.js";
 // atomically, so a crash leaves the old file or the new one, never half of one.
 
 /** The metadata file: the public record plus the pid of the process starting it (to spot half-made bottles). */
-export const BottleMetadata = BottleRecord.extend({ starter_pid: z.number().int().nullable() });
+export const BottleMetadata = BottleRecord.extend({
+  starter_pid: z.number().int().nullable(),
+  /** A warm-pool bottle: the starts it can serve (poolKey) and the process that keeps it (null once claimed). */
+  pool: z.object({ key: z.string(), owner_pid: z.number().int() }).nullable().default(null),
+});
 export type BottleMetadata = z.infer<typeof BottleMetadata>;
 
 /** A plan file that does not parse: written by another version of bot-bottle, or damaged. */
@@ -58,8 +62,8 @@ export class StateStore {
     return parsed.data;
   }
 
-  writeMetadata(metadata: BottleMetadata): void {
-    writeFileAtomic(path.join(this.dir(metadata.id), "metadata.json"), JSON.stringify(metadata, null, 2) + "\n");
+  writeMetadata(metadata: z.input<typeof BottleMetadata>): void {
+    writeFileAtomic(path.join(this.dir(metadata.id), "metadata.json"), JSON.stringify(BottleMetadata.parse(metadata), null, 2) + "\n");
   }
 
   readMetadata(id: string): BottleMetadata | undefined {

@@ -46,6 +46,8 @@ export function mergeBottleConfigs(base: BottleConfig, over: BottleConfig): Bott
       ...(baseGate?.repos || overGate?.repos ? { repos: { ...baseGate?.repos, ...overGate?.repos } } : {}),
     };
   }
+  const pool = over.pool ?? base.pool;
+  if (pool !== undefined) merged.pool = pool;
   const backend = over.backend ?? base.backend;
   if (backend !== undefined) merged.backend = backend;
   const supervise = over.supervise ?? base.supervise;

@@ -47,6 +47,7 @@ export function resolveManifest(index: ManifestIndex, agentName: string, bottleN
       repos: config["git-gate"]?.repos ?? {},
     },
     backend: config.backend ?? null,
+    pool: config.pool ?? 0,
     supervise: config.supervise ?? true,
     resources: { ...DEFAULT_RESOURCES, ...config.resources },
   };

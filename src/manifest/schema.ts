@@ -166,6 +166,13 @@ export const BottleFrontmatter = z.strictObject({
   egress: Egress.optional().describe("The only hosts the agent may reach, and the credentials the proxy injects for them."),
   "git-gate": GitGate.optional().describe("Repositories the agent may fetch from and push to through the secret-scanning gate."),
   backend: BackendName.optional().describe("Where the agent runs: docker (containers) or smolmachines (a libkrun microVM per bottle, through smolvm). Default: docker when its engine answers."),
+  pool: z
+    .number()
+    .int()
+    .min(0)
+    .max(16)
+    .optional()
+    .describe("Keep this many bottles of each agent using this bottle launched and waiting, so that start_bottle claims one at once (bot-bottle mcp keeps them; 0, the default: none)."),
   supervise: Supervise.optional().describe("Give the agent the supervise channel to ask for approvals (default true); {timeout_s} sets how long one request waits for an answer."),
   resources: Resources.optional().describe(
     `Limits of the agent container: memory (such as 4g), cpus (such as 2; at most the host's) and pids (processes and threads). ` +
@@ -257,6 +264,8 @@ export const EffectiveBottle = z.object({
   git_gate: z.object({ user: GitUser, repos: z.record(z.string(), GitRepo) }),
   /** null: the engine's default (docker when it answers). */
   backend: BackendName.nullable(),
+  /** Warm bottles bot-bottle mcp keeps ready for agents of this bottle. */
+  pool: z.number().int().min(0),
   supervise: Supervise,
   resources: EffectiveResources,
 });

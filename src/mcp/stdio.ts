@@ -11,7 +11,7 @@ import { exitWhenIdle } from "./shutdown.js";
  * arrives. Stdout is the protocol channel: logs already go to stderr, and
  * console output from any dependency is sent there too.
  */
-export async function serveStdio(engine: Engine, supervise?: SuperviseOptions): Promise<void> {
+export async function serveStdio(engine: Engine, supervise?: SuperviseOptions, onClose?: () => Promise<unknown>): Promise<void> {
   for (const method of ["log", "info", "debug"] as const) console[method] = console.error;
   const server = createMcpServer(engine, supervise);
   const closed = new Promise<void>((resolve) => (server.server.onclose = resolve));
@@ -28,5 +28,6 @@ export async function serveStdio(engine: Engine, supervise?: SuperviseOptions): 
   process.once("SIGTERM", () => close("SIGTERM"));
   log.info("bot-bottle MCP server ready on stdio");
   await closed;
+  await onClose?.();
   exitWhenIdle();
 }

@@ -7,7 +7,7 @@ describe("the JSON Schema of manifests", () => {
   it("describes bottle frontmatter, strict at every level", () => {
     const schema = frontmatterJsonSchema("bottle") as JsonSchema & { $schema: string };
     expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
-    expect(Object.keys(schema.properties ?? {})).toEqual(["extends", "env", "agent_provider", "egress", "git-gate", "backend", "supervise", "resources"]);
+    expect(Object.keys(schema.properties ?? {})).toEqual(["extends", "env", "agent_provider", "egress", "git-gate", "backend", "pool", "supervise", "resources"]);
     expect(schema.additionalProperties).toBe(false);
     const route = schema.properties?.egress?.properties?.routes?.items;
     expect(Object.keys(route?.properties ?? {})).toContain("tls_passthrough");

@@ -25,6 +25,7 @@ describe("resolveManifest", () => {
       egress: { routes: [], log: 2 },
       git_gate: { user: {}, repos: {} },
       backend: null,
+      pool: 0,
       supervise: true,
       resources: DEFAULT_RESOURCES,
     });

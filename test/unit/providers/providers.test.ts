@@ -18,6 +18,7 @@ const bottle = (provider: EffectiveBottle["agent_provider"], env: Record<string,
   egress: { routes: [], log: 1 },
   git_gate: { user: {}, repos: {} },
   backend: null,
+  pool: 0,
   supervise: true,
   resources: DEFAULT_RESOURCES,
 });
