@@ -38,7 +38,7 @@ describeWithDocker("a warm pool (real bottles)", () => {
     engine = new Engine({ home, cwd: home, env });
     pool = new WarmPool(engine, new Map([["probe", 1]]));
     await pool.fill();
-    [first] = pool.waiting("probe");
+    first = pool.waiting("probe")[0] ?? "";
   }, 900_000);
 
   afterAll(async () => {
