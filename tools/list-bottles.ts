@@ -8,7 +8,7 @@ export const listBottlesTool = defineTool({
   description:
     "List the bottles this bot-bottle home knows: running ones (usable with exec_in_bottle and stop_bottle) and stopped or failed ones. " +
     "Use it to find a bottle id again, or to check what is still running before starting another. " +
-    "Returns `bottles`, each with id, agent, bottles, provider, backend, label, status (starting, running, stopped, failed), " +
+    "Returns `bottles`, each with id, agent, bottles, provider, backend, label, status (starting, pooled: warm and waiting for a start to claim it, running, stopped, failed), " +
     "started_at and stopped_at.",
   input: z.object({}),
   output: z.object({ bottles: z.array(BottleRecord) }),

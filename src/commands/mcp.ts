@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { Argument, Command, Option } from "commander";
 import { Engine } from "../engine/engine.js";
 import { log } from "../log.js";
@@ -52,7 +53,9 @@ export function mcpCommand(): Command {
     .action(async (options: ServeOptions, cmd: Command) => {
       const engine = Engine.fromProcess();
       const pool = await startWarmPool(engine, options);
-      const closePool = () => (pool && !options.keepWarm ? pool.close() : Promise.resolve([]));
+      const closePool = async () => {
+        if (pool && !options.keepWarm) removeDetached(pool.release());
+      };
       if (!options.http) {
         const httpOnly = ["host", "port", "tokenEnv", "allowRemote"].filter((name) => cmd.getOptionValueSource(name) === "cli");
         if (httpOnly.length > 0) throw new UserError(`--${httpOnly.map(kebab).join(", --")} ${httpOnly.length === 1 ? "applies" : "apply"} only with --http`, 2);
@@ -66,6 +69,16 @@ export function mcpCommand(): Command {
 }
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * Removes the waiting warm bottles in a process of its own: an MCP client
+ * that closes a server kills it a moment later, long before containers stop.
+ */
+function removeDetached(ids: string[]): void {
+  if (ids.length === 0) return;
+  log.info(`removing ${ids.length} warm bottle(s) that were not claimed: ${ids.join(", ")}`);
+  spawn(process.execPath, [process.argv[1]!, "stop", ...ids], { detached: true, stdio: "ignore", env: process.env }).unref();
+}
 
 /** The warm pools the home's bottles and --warm ask for, filling in the background; null when none is asked for. */
 async function startWarmPool(engine: Engine, options: ServeOptions): Promise<WarmPool | null> {

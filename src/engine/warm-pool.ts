@@ -97,9 +97,15 @@ export class WarmPool {
     return filling;
   }
 
+  /** Stops refilling; returns the unclaimed bottles this process keeps, for the caller to remove. */
+  release(): string[] {
+    this.#closed = true;
+    return [...this.targets.keys()].flatMap((agent) => this.waiting(agent));
+  }
+
   /** Stops refilling and removes the unclaimed bottles this process keeps (claimed ones are the starters'). */
   async close(): Promise<string[]> {
-    this.#closed = true;
+    this.release();
     await Promise.allSettled(this.#filling.values());
     const removed: string[] = [];
     for (const agent of this.targets.keys()) {

@@ -35,10 +35,10 @@ export function useMcpTestHome(): { readonly home: string; readonly env: Record<
 const clientInfo = { name: "bot-bottle-tests", version: "1.0.0" };
 
 /** An SDK client on a `bot-bottle mcp` child over stdio; the child's stderr is collected. */
-export async function connectStdio(env: Record<string, string>): Promise<{ client: Client; stderr: () => string }> {
+export async function connectStdio(env: Record<string, string>, mcpArgs: string[] = []): Promise<{ client: Client; stderr: () => string }> {
   const transport = new StdioClientTransport({
     command: "node",
-    args: [cliPath, "mcp"],
+    args: [cliPath, "mcp", ...mcpArgs],
     env,
     cwd: os.tmpdir(),
     stderr: "pipe",

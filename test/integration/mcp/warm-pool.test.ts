@@ -1,0 +1,59 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { StateStore } from "../../../src/engine/state.js";
+import { runCli } from "../../support/cli.js";
+import { describeWithDocker } from "../../support/docker.js";
+import { connectStdio, useMcpTestHome } from "../../support/mcp-server.js";
+import { waitUntil } from "../../../src/wait-until.js";
+
+// `bot-bottle mcp --warm AGENT=N` through a real SDK client: the server fills
+// the pool, start_bottle claims a warm bottle, the pool refills, and closing
+// the server removes what is still waiting.
+
+interface Listed {
+  id: string;
+  status: string;
+  label: string | null;
+}
+
+describeWithDocker("mcp --warm (SDK client over stdio, real bottles)", () => {
+  const test = useMcpTestHome();
+  let client: Client;
+  let claimed = "";
+
+  const bottles = async () => ((await client.callTool({ name: "list_bottles", arguments: {} })).structuredContent as { bottles: Listed[] }).bottles;
+  const pooled = async () => {
+    const waiting = (await bottles()).filter((b) => b.status === "pooled" && b.id !== claimed);
+    return waiting.length > 0 ? waiting : undefined;
+  };
+
+  beforeAll(async () => {
+    ({ client } = await connectStdio(test.env, ["--warm", "worker=1"]));
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    if (claimed) await runCli(["stop", claimed], test.env);
+    await runCli(["gc"], test.env);
+  });
+
+  it("fills the pool, and start_bottle claims the warm bottle with the start's label", async () => {
+    const [warm] = await waitUntil("a warm bottle", pooled, { timeoutMs: 600_000 });
+    const result = await client.callTool({ name: "start_bottle", arguments: { agent: "worker", label: "claimed" } });
+    expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    const record = result.structuredContent as Listed;
+    claimed = record.id;
+    expect(record).toMatchObject({ id: warm!.id, status: "running", label: "claimed" });
+    const ran = await client.callTool({ name: "exec_in_bottle", arguments: { bottle_id: claimed, command: "echo warm" } });
+    expect(JSON.stringify(ran.structuredContent)).toContain("warm\\n");
+  }, 700_000);
+
+  it("refills after a claim, and removes the waiting bottle when the server closes", async () => {
+    const [refill] = await waitUntil("the pool to refill", pooled, { timeoutMs: 600_000 });
+    expect(refill!.id).not.toBe(claimed);
+    await client.close();
+    const state = new StateStore(test.home);
+    await waitUntil("the server to remove its waiting bottle", async () => (state.readMetadata(refill!.id)?.status === "stopped" ? true : undefined), { timeoutMs: 60_000 });
+    expect(state.readMetadata(claimed)?.status).toBe("running");
+  }, 700_000);
+});
