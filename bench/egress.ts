@@ -162,7 +162,7 @@ async function runClient(container: string, user: string, params: Record<string,
 }
 
 /** Resident memory (MiB) of every process in a container, and of those whose command line matches `name`. */
-async function rss(container: string, name: RegExp): Promise<{ total: number; named: number }> {
+export async function rss(container: string, name: RegExp): Promise<{ total: number; named: number }> {
   const { stdout } = await execa("docker", ["exec", container, "sh", "-c", "for p in /proc/[0-9]*; do echo \"$(tr '\\0' ' ' < $p/cmdline) :: $(grep VmRSS $p/status)\"; done"]);
   let total = 0;
   let named = 0;

@@ -1,8 +1,10 @@
 import path from "node:path";
 import { z } from "zod";
-import { AgentListing, listAgents } from "../src/manifest/agent-summary.js";
-import { loadManifestIndex } from "../src/manifest/load.js";
+import { AgentListing } from "../src/manifest/agent-summary.js";
+import { AgentListingCache } from "../src/manifest/listing-cache.js";
 import { defineTool } from "./tool.js";
+
+const listings = new AgentListingCache();
 
 export const listAgentsTool = defineTool({
   name: "list_agents",
@@ -24,7 +26,7 @@ export const listAgentsTool = defineTool({
   output: AgentListing,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async run({ cwd }, { engine }) {
-    const listing = listAgents(await loadManifestIndex({ home: engine.home, cwd: cwd ? path.resolve(engine.cwd, cwd) : engine.cwd }));
+    const listing = await listings.listing(engine.home, cwd ? path.resolve(engine.cwd, cwd) : engine.cwd);
     return { structured: listing, text: describeListing(listing) };
   },
 });

@@ -1,12 +1,12 @@
-import { FORWARDER_READY, GUEST_PATHS, SOCKET_DIR } from "../../sidecars/contract.js";
+import { GUEST_PATHS, SOCKET_DIR } from "../../sidecars/contract.js";
 import type { BottlePlan } from "../../src/engine/plan-schema.js";
 import { log } from "../../src/log.js";
 import { assetPaths } from "../../src/package-root.js";
-import { waitUntil } from "../../src/wait-until.js";
+import { allSettledOrThrow } from "../../src/settle.js";
 import type { Availability, Backend, Bottle, DiscoveredBottle, LaunchHooks } from "../backend.js";
 import { bottleLabels, labelArgs } from "../labels.js";
 import { DockerBottle } from "./bottle.js";
-import { containerLogs, createBundleNetwork, READY_TIMEOUT_MS, startBundle, waitForEgress } from "./bundle.js";
+import { createBundleNetwork, startBundle, waitForEgress } from "./bundle.js";
 import { agentCpuShare } from "./cpu-share.js";
 import { docker, DockerError, START_AN_ENGINE } from "./docker-cli.js";
 import { ensureImage } from "./images.js";
@@ -69,29 +69,34 @@ export class DockerBackend implements Backend {
       hooks.onProgress?.({ phase, message });
     };
     try {
-      const bundleImage = await ensureImage("bundle", plan.images.bundle, (m) => progress("images", m), signal);
-      const agentImage = await ensureImage(plan.provider.name, plan.images.agent, (m) => progress("images", m), signal);
+      // Each pair below is independent: done at once, and both finished before an error is reported (the cleanup must not race them).
+      const [bundleImage, agentImage] = await allSettledOrThrow([
+        ensureImage("bundle", plan.images.bundle, (m) => progress("images", m), signal),
+        ensureImage(plan.provider.name, plan.images.agent, (m) => progress("images", m), signal),
+      ]);
       signal?.throwIfAborted();
 
       progress("network", `creating network ${plan.resources.network} and socket volume ${plan.resources.volume}`);
-      await createBundleNetwork(plan);
-      await docker(["volume", "create", ...labelArgs(bottleLabels(plan, "sockets")), plan.resources.volume]);
+      await allSettledOrThrow([createBundleNetwork(plan), docker(["volume", "create", ...labelArgs(bottleLabels(plan, "sockets")), plan.resources.volume])]);
       signal?.throwIfAborted();
 
+      // The agent needs only the socket volume, not a running bundle: its forwarder dials the sockets per connection.
       progress("sidecars", `starting the sidecar bundle (${plan.sidecars.daemons.join(", ")})`);
-      await startBundle(plan, bundleImage, secrets, plan.resources.volume);
+      await allSettledOrThrow([
+        startBundle(plan, bundleImage, secrets, plan.resources.volume),
+        (async () => {
+          const info: unknown = JSON.parse(await docker(["info", "--format", "{{json .}}"]));
+          const runtime = chooseAgentRuntime(info);
+          const cpus = agentCpuShare(plan.limits.cpus, info);
+          progress("agent", `starting the agent container (${runtime.reason}; ${cpus.reason})`);
+          await this.startAgent(plan, agentImage, runtime.runtime, cpus.cpus);
+        })(),
+      ]);
       signal?.throwIfAborted();
-
-      const info: unknown = JSON.parse(await docker(["info", "--format", "{{json .}}"]));
-      const runtime = chooseAgentRuntime(info);
-      const cpus = agentCpuShare(plan.limits.cpus, info);
-      progress("agent", `starting the agent container (${runtime.reason}; ${cpus.reason})`);
-      await this.startAgent(plan, agentImage, runtime.runtime, cpus.cpus);
 
       progress("ready", "waiting for the agent's forwarder and egress to answer");
       const bottle = this.attach(plan);
-      await this.waitForForwarder(plan, signal);
-      await waitForEgress(plan, bottle, signal);
+      await waitForEgress(plan, bottle, signal, [{ container: plan.resources.agent, what: "the agent container" }]);
       return bottle;
     } catch (err) {
       await this.remove(plan.id, plan.homeLabel).catch((cleanupErr) =>
@@ -148,19 +153,6 @@ export class DockerBackend implements Backend {
       GUEST_PATHS.forwarder,
       ...plan.sidecars.forwards,
     ]);
-  }
-
-  private async waitForForwarder(plan: BottlePlan, signal?: AbortSignal): Promise<void> {
-    const { agent } = plan.resources;
-    await waitUntil(
-      "the agent's forwarder",
-      async () => {
-        const running = await docker(["inspect", "--format", "{{.State.Running}}", agent]);
-        if (running !== "true") throw new Error(`the agent container stopped during start:\n${await containerLogs(agent)}`);
-        return (await containerLogs(agent)).includes(FORWARDER_READY) ? true : undefined;
-      },
-      { timeoutMs: READY_TIMEOUT_MS, signal },
-    );
   }
 
   discover(homeLabel: string): Promise<DiscoveredBottle[]> {

@@ -6,6 +6,7 @@ import type { BottlePlan } from "../../src/engine/plan-schema.js";
 import { UserError } from "../../src/user-error.js";
 import { waitUntil } from "../../src/wait-until.js";
 import type { Bottle } from "../backend.js";
+import { guestAnswers } from "../guest-http-probe.js";
 import { bottleLabels, labelArgs } from "../labels.js";
 import { docker, dockerBinary } from "./docker-cli.js";
 
@@ -96,17 +97,25 @@ export async function containerLogs(container: string): Promise<string> {
   return String(result.all ?? "");
 }
 
-/** Waits until egress answers its health path from inside the agent, through the forwarder. */
-export async function waitForEgress(plan: BottlePlan, bottle: Bottle, signal?: AbortSignal): Promise<void> {
+/** How long one in-guest probe asks before the host checks that the containers still run. */
+const PROBE_WINDOW_MS = 3_000;
+
+/**
+ * Waits until egress answers its health path from inside the agent, through
+ * the forwarder (which proves the forwarder listens too). Between probes the
+ * bundle, and the `watch`ed containers, must still run: one that stopped is
+ * an error with its logs, not a wait until the timeout.
+ */
+export async function waitForEgress(plan: BottlePlan, bottle: Bottle, signal?: AbortSignal, watch: { container: string; what: string }[] = []): Promise<void> {
   const url = guestUrl("egress", HEALTH_PATH);
-  const probe = `require('http').get(${JSON.stringify(url)},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))`;
+  const containers = [{ container: plan.resources.bundle, what: "the sidecar bundle" }, ...watch];
   await waitUntil(
     "egress to answer through the forwarder",
     async () => {
-      const running = await docker(["inspect", "--format", "{{.State.Running}}", plan.resources.bundle]);
-      if (running !== "true") throw new UserError(`the sidecar bundle stopped during start:\n${await containerLogs(plan.resources.bundle)}`);
-      const result = await bottle.exec(["node", "-e", probe], { user: "root", cwd: "/" });
-      return result.exit_code === 0 ? true : undefined;
+      const states = (await docker(["inspect", "--format", "{{.State.Running}}", ...containers.map((c) => c.container)])).split("\n");
+      const stopped = containers.find((_, i) => states[i]?.trim() !== "true");
+      if (stopped) throw new UserError(`${stopped.what} stopped during start:\n${await containerLogs(stopped.container)}`);
+      return (await guestAnswers(bottle, url, 200, PROBE_WINDOW_MS)) ? true : undefined;
     },
     { timeoutMs: READY_TIMEOUT_MS, signal },
   );

@@ -14,7 +14,7 @@ import { createBottleCa, writeBottleCa } from "./ca.js";
 import { type DeletedKeys, deleteGateKeys, describeKey, gateKeySecrets, prepareGateKeys } from "./deploy-keys.js";
 import type { BottlePlan, PreparedBottle } from "./plan-schema.js";
 import { homeLabel, newIdSuffix, prepare } from "./prepare.js";
-import { provisionSteps } from "./provision/steps.js";
+import { provision } from "./provision/steps.js";
 import type { FilePart, FileWritten, FolderListing } from "../../sidecars/guest-files/spec.js";
 import { listFilesIn, readFileIn, writeFileIn } from "./files.js";
 import { Runs } from "./runs/runs.js";
@@ -254,12 +254,7 @@ export class Engine {
       });
       const secrets = { ...resolveSecrets(plan.sidecars.secrets, this.secrets), ...gateKeySecrets(plan.gitGate.repos, gate.keys) };
       const bottle = await backend.launch(plan, secrets, { signal: hooks.signal, onProgress: (p) => report(p.phase, p.message) });
-      const warnings: string[] = [];
-      for (const provision of provisionSteps) {
-        hooks.signal?.throwIfAborted();
-        report(`provision:${provision.name}`, provision.describe);
-        await provision.run(plan, bottle, { warn: (message) => warnings.push(message) });
-      }
+      const warnings = await provision(plan, bottle, { signal: hooks.signal, onStep: (step) => report(`provision:${step.name}`, step.describe) });
       const record = this.state.updateMetadata(plan.id, {
         status: pool ? "pooled" : "running",
         starter_pid: null,

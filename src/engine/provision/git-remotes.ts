@@ -12,6 +12,8 @@ import { required, type ProvisionStep } from "./step.js";
 export const gitRemotesStep: ProvisionStep = {
   name: "git-remotes",
   describe: "pointing the agent's git at the git gate",
+  // The origin remote lives in the workspace's repository; both write ~/.gitconfig, which git locks.
+  after: ["workspace", "git-user"],
   async run(plan, bottle) {
     const gate = plan.gitGate;
     if (!gate.folders) return;

@@ -4,6 +4,7 @@ import { required, type ProvisionStep } from "./step.js";
 export const gitUserStep: ProvisionStep = {
   name: "git-user",
   describe: "setting the git user",
+  after: [],
   async run(plan, bottle) {
     for (const field of ["name", "email"] as const) {
       const value = plan.gitUser[field];

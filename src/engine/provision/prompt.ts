@@ -6,6 +6,7 @@ import { required, type ProvisionStep } from "./step.js";
 export const promptStep: ProvisionStep = {
   name: "prompt",
   describe: "writing the agent's prompt file",
+  after: [],
   async run(plan, bottle) {
     const dir = shellQuote(path.posix.dirname(plan.prompt.guest));
     const file = shellQuote(plan.prompt.guest);

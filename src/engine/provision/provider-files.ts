@@ -6,6 +6,7 @@ import { required, type ProvisionStep } from "./step.js";
 export const providerFilesStep: ProvisionStep = {
   name: "provider-files",
   describe: "writing the provider's configuration",
+  after: [],
   async run(plan, bottle) {
     for (const file of plan.providerFiles) {
       const dir = path.posix.dirname(file.guest);

@@ -6,6 +6,8 @@ import { required, type ProvisionStep } from "./step.js";
 export const skillsStep: ProvisionStep = {
   name: "skills",
   describe: "copying skills",
+  // Both write under ~/.claude, and this one chowns it recursively.
+  after: ["provider-files"],
   async run(plan, bottle) {
     for (const skill of plan.skills) {
       const guest = shellQuote(skill.guest);

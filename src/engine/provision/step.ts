@@ -14,6 +14,12 @@ export interface StepReport {
 export interface ProvisionStep {
   readonly name: string;
   readonly describe: string;
+  /**
+   * The steps (by name, each earlier in the list) that must have finished
+   * before this one starts: those that write the same files or make what it
+   * uses. Steps with nothing between them run at once.
+   */
+  readonly after: readonly string[];
   run(plan: BottlePlan, bottle: Bottle, report: StepReport): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import { required, type ProvisionStep } from "./step.js";
 export const workspaceStep: ProvisionStep = {
   name: "workspace",
   describe: "preparing the workspace",
+  after: [],
   async run(plan, bottle) {
     const workspace = shellQuote(plan.guest.workspace);
     await required(bottle, "workspace", `mkdir -p ${workspace}`);

@@ -3,7 +3,7 @@ import { assetPaths } from "../../package-root.js";
 import type { EgressRoute } from "../../manifest/schema.js";
 import type { Provider } from "../provider.js";
 import { claudeHeadless } from "./headless.js";
-import { claudeServerJson } from "./mcp-server-json.js";
+import { claudeMcpAddCommand } from "./mcp-config.js";
 
 const GUEST_HOME = "/home/node";
 /** The Claude Code release bottles run unless they set agent_provider.version (the Dockerfile's ARG default agrees). */
@@ -68,5 +68,5 @@ export const claudeProvider: Provider = {
     return { env, routes, secrets, files };
   },
   headless: claudeHeadless,
-  mcpRegistration: (name, url) => [["claude", "mcp", "add-json", name, claudeServerJson({ type: "http", url }), "--scope", "user"]],
+  mcpRegistration: (name, url) => [claudeMcpAddCommand(name, url)],
 };

@@ -6,7 +6,8 @@ import { UserError } from "../../user-error.js";
 import type { GuestFile, Provider, SecretSource } from "../provider.js";
 import { hostCodexAuthPath, placeholderCodexAuth, readCodexAuth } from "./auth.js";
 import { codexHeadless } from "./headless.js";
-import { codexMcpSettingsCommand, codexMcpWaitSettings } from "./mcp-settings.js";
+import { codexMcpAddCommand } from "./mcp-config.js";
+import { codexMcpWaitSettings } from "./mcp-settings.js";
 
 const GUEST_HOME = "/home/node";
 /** The Codex release bottles run unless they set agent_provider.version (the Dockerfile's ARG default agrees). */
@@ -76,8 +77,7 @@ export const codexProvider: Provider = {
   },
   headless: codexHeadless,
   mcpRegistration: (name, url, callTimeoutS) => [
-    ["codex", "mcp", "add", name, "--url", url],
     // `codex exec` refuses every MCP tool that is not read-only unless approved up front.
-    codexMcpSettingsCommand(name, ['default_tools_approval_mode = "approve"', ...codexMcpWaitSettings(Math.ceil(callTimeoutS) + MCP_CALL_SLACK_S)]),
+    codexMcpAddCommand(name, url, ['default_tools_approval_mode = "approve"', ...codexMcpWaitSettings(Math.ceil(callTimeoutS) + MCP_CALL_SLACK_S)]),
   ],
 };

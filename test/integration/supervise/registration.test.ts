@@ -2,14 +2,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
+import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { claudeServerJson } from "../../../src/providers/claude/mcp-server-json.js";
 import { runCli } from "../../support/cli.js";
 import { describeWithDocker, engineTestEnv } from "../../support/docker.js";
 
 // The supervise step of a real start, with a provider plugin whose MCP
 // registration command fails: the bottle still runs and the failure is in
 // the start result's warnings and the log. And `supervise: false` turns the
-// whole channel off: no daemon, no socket, no port, no registration.
+// whole channel off: no daemon, no socket, no port, no registration. For
+// Claude Code and Codex the step writes their config files without booting
+// them: the real clients inside the bottle must still see the server, and
+// their own commands must write the same entry.
 
 const PLUGIN = `
 export const provider = {
@@ -50,6 +55,11 @@ describeWithDocker("supervise registration in a real start", () => {
     writeFileSync(path.join(home, "bottles", "unsupervised.md"), "---\nagent_provider:\n  template: refuser\nsupervise: false\n---\n");
     writeFileSync(path.join(home, "agents", "refused.md"), "---\nbottle: refusing\n---\n");
     writeFileSync(path.join(home, "agents", "alone.md"), "---\nbottle: unsupervised\n---\n");
+    writeFileSync(path.join(home, "bottles", "claude.md"), "---\nagent_provider:\n  template: claude\n---\n");
+    // Settings, so that the registration lands in a config.toml that already has something in it.
+    writeFileSync(path.join(home, "bottles", "codex.md"), "---\nagent_provider:\n  template: codex\n  settings:\n    model: fake-model\n---\n");
+    writeFileSync(path.join(home, "agents", "claude-agent.md"), "---\nbottle: claude\n---\n");
+    writeFileSync(path.join(home, "agents", "codex-agent.md"), "---\nbottle: codex\n---\n");
   });
   afterAll(async () => {
     for (const id of ids) await runCli(["stop", id], env);
@@ -86,5 +96,43 @@ describeWithDocker("supervise registration in a real start", () => {
     const bundleEnv = await execa("docker", ["inspect", "--format", "{{join .Config.Env \"\\n\"}}", `bot-bottle-${record.id}-bundle`]);
     expect(bundleEnv.stdout).toContain("BOT_BOTTLE_DAEMONS=egress\n");
     expect(bundleEnv.stdout).not.toContain("SUPERVISE_");
+  });
+
+  const sh = (id: string, script: string, ...args: string[]) => runCli(["exec", id, "--", "sh", "-c", script, "sh", ...args], env);
+
+  it("Claude Code in the bottle sees and reaches the supervise server, registered as `claude mcp add-json` would", async () => {
+    const { record } = await start("claude-agent");
+    expect(record.warnings).toEqual([]);
+    // `claude mcp list` connects to each server (initialize + tools/list); it exits 0 either way.
+    const listed = await sh(record.id, "MCP_TIMEOUT=20000 claude mcp list");
+    expect(listed.stdout).toMatch(/^supervise: http:\/\/127\.0\.0\.1:9100\/mcp \(HTTP\) - ✔ Connected$/m);
+    // The client's own command, in a config folder of its own, writes the same entry.
+    const own = await sh(
+      record.id,
+      'd=$(mktemp -d) && CLAUDE_CONFIG_DIR=$d claude mcp add-json supervise "$1" --scope user >/dev/null && cat $d/.claude.json',
+      claudeServerJson({ type: "http", url: "http://127.0.0.1:9100/mcp" }),
+    );
+    expect(own.exitCode, own.stderr).toBe(0);
+    const ours = await sh(record.id, "cat ~/.claude.json");
+    const clientWrote = (JSON.parse(own.stdout) as { mcpServers: unknown }).mcpServers;
+    expect((JSON.parse(ours.stdout) as { mcpServers: unknown }).mcpServers).toEqual(clientWrote);
+    expect(clientWrote).toEqual({ supervise: { type: "http", url: "http://127.0.0.1:9100/mcp", alwaysLoad: true } });
+  });
+
+  it("Codex in the bottle lists the supervise server, registered as `codex mcp add` would, with the settings codex exec needs", async () => {
+    const { record } = await start("codex-agent");
+    expect(record.warnings).toEqual([]);
+    const listed = await sh(record.id, "codex mcp list");
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^supervise\s+http:\/\/127\.0\.0\.1:9100\/mcp\s/m);
+    const own = await sh(record.id, 'd=$(mktemp -d) && CODEX_HOME=$d codex mcp add supervise --url "$1" >/dev/null && cat $d/config.toml', "http://127.0.0.1:9100/mcp");
+    expect(own.exitCode, own.stderr).toBe(0);
+    const clientWrote = (parseToml(own.stdout) as { mcp_servers: Record<string, object> }).mcp_servers;
+    const ours = parseToml((await sh(record.id, "cat ~/.codex/config.toml")).stdout) as { model: string; mcp_servers: Record<string, object> };
+    expect(ours.model).toBe("fake-model");
+    expect(ours.mcp_servers).toEqual({
+      supervise: { ...clientWrote.supervise, default_tools_approval_mode: "approve", required: true, startup_timeout_sec: 60, tool_timeout_sec: 60 },
+    });
+    expect(clientWrote).toEqual({ supervise: { url: "http://127.0.0.1:9100/mcp" } });
   });
 });

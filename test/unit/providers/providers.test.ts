@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
@@ -63,10 +63,23 @@ describe("claude provider", () => {
     expect(JSON.parse(setup.files.find((f) => f.path === "/home/node/.claude.json")!.content).lastOnboardingVersion).toBe(onboarded);
   });
 
-  it("registers MCP servers at user scope over HTTP, loaded before the first turn", () => {
-    expect(claudeProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp", 30)).toEqual([
-      ["claude", "mcp", "add-json", "supervise", '{"type":"http","url":"http://127.0.0.1:9100/mcp","alwaysLoad":true}', "--scope", "user"],
-    ]);
+  it("registers MCP servers at user scope over HTTP, loaded before the first turn, writing what `claude mcp add-json` writes", () => {
+    const [add, ...more] = claudeProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp", 30);
+    expect(more).toEqual([]);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "claude-config-"));
+    const file = path.join(dir, ".claude.json");
+    const run = () => execFileSync(add![0]!, add!.slice(1), { env: { ...process.env, CLAUDE_CONFIG_DIR: dir } });
+    // A new file: the entry alone, private to the user.
+    run();
+    expect(readFileSync(file, "utf8")).toBe(JSON.stringify({ mcpServers: { supervise: { type: "http", url: "http://127.0.0.1:9100/mcp", alwaysLoad: true } } }, null, 2));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // An existing file keeps everything else, other servers included; the entry is replaced.
+    writeFileSync(file, JSON.stringify({ numStartups: 1, mcpServers: { other: { type: "stdio", command: "x" }, supervise: { type: "http", url: "old" } } }));
+    run();
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({
+      numStartups: 1,
+      mcpServers: { other: { type: "stdio", command: "x" }, supervise: { type: "http", url: "http://127.0.0.1:9100/mcp", alwaysLoad: true } },
+    });
   });
 });
 
@@ -106,19 +119,31 @@ describe("codex provider", () => {
   });
 
   it("registers MCP servers required (waited for before the first turn), with tools approved for codex exec and a call timeout past the server's own wait", () => {
-    const [add, settings] = codexProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp", 45);
-    expect(add).toEqual(["codex", "mcp", "add", "supervise", "--url", "http://127.0.0.1:9100/mcp"]);
-    // The settings script edits the table `codex mcp add` wrote, here beside another server's.
-    const dir = mkdtempSync(path.join(os.tmpdir(), "codex-home-"));
+    const [add, ...more] = codexProvider.mcpRegistration("supervise", "http://127.0.0.1:9100/mcp", 45);
+    expect(more).toEqual([]);
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), "codex-home-")), ".codex");
     const file = path.join(dir, "config.toml");
-    writeFileSync(file, '[mcp_servers.other]\nurl = "http://127.0.0.1:1/mcp"\n\n[mcp_servers.supervise]\nurl = "http://127.0.0.1:9100/mcp"\n');
-    execFileSync(settings![0]!, settings!.slice(1), { env: { ...process.env, CODEX_HOME: dir } });
+    const run = () => execFileSync(add![0]!, add!.slice(1), { env: { ...process.env, CODEX_HOME: dir } });
+    const supervise = { url: "http://127.0.0.1:9100/mcp", default_tools_approval_mode: "approve", required: true, startup_timeout_sec: 60, tool_timeout_sec: 75 };
+    // A new file (and CODEX_HOME), as `codex mcp add` starts one: the table alone, private to the user.
+    run();
+    expect(readFileSync(file, "utf8")).toMatch(/^\[mcp_servers\.supervise\]\nurl = "http:\/\/127\.0\.0\.1:9100\/mcp"\n/);
+    expect(parseToml(readFileSync(file, "utf8"))).toEqual({ mcp_servers: { supervise } });
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // Beside another server and settings, over an earlier table of that name (and a subtable of it), which it replaces.
+    writeFileSync(
+      file,
+      'model = "m" # kept\n\n[mcp_servers.other]\nurl = "http://127.0.0.1:1/mcp"\n\n[mcp_servers.supervise]\nurl = "old"\nenabled = false\n\n' +
+        '[mcp_servers.supervise.env]\nA = "b"\n\n[model_providers.fake]\nname = "fake"\n',
+    );
+    run();
     expect(parseToml(readFileSync(file, "utf8"))).toEqual({
-      mcp_servers: {
-        other: { url: "http://127.0.0.1:1/mcp" },
-        supervise: { url: "http://127.0.0.1:9100/mcp", default_tools_approval_mode: "approve", required: true, startup_timeout_sec: 60, tool_timeout_sec: 75 },
-      },
+      model: "m",
+      mcp_servers: { other: { url: "http://127.0.0.1:1/mcp" }, supervise },
+      model_providers: { fake: { name: "fake" } },
     });
+    expect(readFileSync(file, "utf8")).toContain('model = "m" # kept\n');
+    expect(() => codexProvider.mcpRegistration("a b", "http://x", 1)).toThrow(/invalid Codex MCP server name/);
   });
 });
 
