@@ -11,7 +11,7 @@ describe("bottle metadata", () => {
   const home = mkdtempSync(path.join(os.tmpdir(), "bb-state-"));
   afterEach(() => rmSync(path.join(home, "state"), { recursive: true, force: true }));
 
-  it("reads the record of a bottle started by the previous version, which had no agent origin", () => {
+  it("reads the record of a bottle started by an earlier version, which had no agent origin and no warm pool", () => {
     const earlier = {
       id: "hello-1a2b3c4d",
       agent: "hello",
@@ -29,6 +29,6 @@ describe("bottle metadata", () => {
     };
     mkdirSync(path.join(home, "state", earlier.id), { recursive: true });
     writeFileSync(path.join(home, "state", earlier.id, "metadata.json"), JSON.stringify(earlier));
-    expect(new StateStore(home).readMetadata(earlier.id)).toEqual(earlier);
+    expect(new StateStore(home).readMetadata(earlier.id)).toEqual({ ...earlier, pool: null });
   });
 });
