@@ -1,9 +1,8 @@
 // @peculiar/x509 resolves its services through tsyringe, which needs this polyfill loaded first.
 import "reflect-metadata";
 import { createHash, webcrypto } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import * as x509 from "@peculiar/x509";
+import { writeFileAtomic } from "./state.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -54,7 +53,7 @@ export function certFingerprint(der: ArrayBuffer): string {
 }
 
 export function writeBottleCa(ca: BottleCa, certPath: string, keyPath: string): void {
-  mkdirSync(path.dirname(certPath), { recursive: true });
-  writeFileSync(certPath, ca.certPem, { mode: 0o644 });
-  writeFileSync(keyPath, ca.keyPem, { mode: 0o600 });
+  // Atomically, like every state file: a full disk must not leave half a certificate or key.
+  writeFileAtomic(certPath, ca.certPem, 0o644);
+  writeFileAtomic(keyPath, ca.keyPem, 0o600);
 }

@@ -215,29 +215,36 @@ export class Engine {
    */
   async launch({ plan, files }: PreparedBottle, hooks: StartHooks = {}, pool?: { key: string }): Promise<BottleRecord> {
     const backend = await this.ready(plan.backend);
-    for (const file of files) writeFileAtomic(file.path, file.content, file.mode);
-    this.state.writePlan(plan);
     // Image builds report a line per Dockerfile step, so the number of steps is not known up front.
     let step = 0;
     const report = (phase: string, message: string) => hooks.onProgress?.({ phase, message, step: ++step });
 
-    this.state.writeMetadata({
-      id: plan.id,
-      agent: plan.agent.name,
-      agent_origin: plan.agent.origin,
-      agent_source: plan.agent.source,
-      bottles: plan.bottles,
-      provider: plan.provider.name,
-      backend: plan.backend,
-      label: plan.label,
-      cwd: plan.cwd,
-      status: "starting",
-      started_at: new Date().toISOString(),
-      stopped_at: null,
-      resources: plan.resources,
-      warnings: [],
-      starter_pid: process.pid,
-    });
+    try {
+      for (const file of files) writeFileAtomic(file.path, file.content, file.mode);
+      this.state.writePlan(plan);
+      this.state.writeMetadata({
+        id: plan.id,
+        agent: plan.agent.name,
+        agent_origin: plan.agent.origin,
+        agent_source: plan.agent.source,
+        bottles: plan.bottles,
+        provider: plan.provider.name,
+        backend: plan.backend,
+        label: plan.label,
+        cwd: plan.cwd,
+        status: "starting",
+        started_at: new Date().toISOString(),
+        stopped_at: null,
+        resources: plan.resources,
+        warnings: [],
+        starter_pid: process.pid,
+      });
+    } catch (err) {
+      // Nothing was launched and nothing refers to the folder yet: a start that
+      // could not even record itself (a full disk) leaves no half-written folder.
+      this.#forget(plan.id);
+      throw err;
+    }
     try {
       report("ca", "creating the bottle's egress CA");
       writeBottleCa(await createBottleCa(plan.id), plan.ca.cert, plan.ca.key);
@@ -271,8 +278,26 @@ export class Engine {
         (error: Error) => [error.message],
       );
       for (const problem of left) log.warn({ bottle: plan.id }, `a deploy key was left on its forge (\`bot-bottle gc\` tries again): ${problem}`);
-      this.state.updateMetadata(plan.id, { status: "failed", stopped_at: new Date().toISOString(), starter_pid: null });
+      try {
+        this.state.updateMetadata(plan.id, { status: "failed", stopped_at: new Date().toISOString(), starter_pid: null });
+      } catch (recordError) {
+        // The disk that failed the launch may fail this write too; the launch's own
+        // error is still the one to report. With its containers removed and no key
+        // left on a forge, the bottle's folder records nothing worth keeping.
+        log.warn({ bottle: plan.id, err: (recordError as Error).message }, "cannot record the failed start");
+        if (left.length === 0) this.#forget(plan.id);
+      }
       throw err;
+    }
+  }
+
+  /** Removes a bottle's state folder and queue folder, as far as it can (what stays is gc's). */
+  #forget(id: string): void {
+    try {
+      this.state.remove(id);
+      rmSync(homePaths(this.home).queueOf(id), { recursive: true, force: true });
+    } catch (error) {
+      log.warn({ bottle: id, err: (error as Error).message }, "cannot remove the folders of a failed start; `bot-bottle gc` tries again");
     }
   }
 

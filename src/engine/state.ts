@@ -27,11 +27,31 @@ export class UnreadablePlan extends UserError {
   }
 }
 
+/** The disk (or the user's quota) is full: what a write there fails with. */
+const OUT_OF_SPACE = new Set(["ENOSPC", "EDQUOT"]);
+
+/** A write failed for lack of space: says where, and what to do. */
+export class OutOfSpace extends UserError {
+  constructor(file: string, code: string) {
+    super(`no space left on the device that holds ${file} (${code}): free some space there (\`bot-bottle gc\` removes what stopped bottles left), then try again`);
+  }
+}
+
 export function writeFileAtomic(file: string, content: string, mode = 0o600): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, content, { mode });
-  renameSync(temp, file);
+  try {
+    writeFileSync(temp, content, { mode });
+    renameSync(temp, file);
+  } catch (error) {
+    // A full disk leaves the temporary file half-written (or empty): it must not
+    // stay behind as litter, and the caller should hear where space ran out
+    // rather than a bare "ENOSPC: no space left on device, write".
+    rmSync(temp, { force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code && OUT_OF_SPACE.has(code)) throw new OutOfSpace(file, code);
+    throw error;
+  }
 }
 
 export class StateStore {

@@ -15,12 +15,27 @@ export type QueueListener = (event: QueueEvent) => void;
 
 const POLL_MS = 1_000;
 
+/**
+ * The least time between two change-triggered scans, and how many times a
+ * scan's own duration that gap grows to. A scan reads every queued file and
+ * brings the audit logs up to date, so one per fs.watch event (two per
+ * proposal or answer written) made a burst of N proposals cost O(N^2) and
+ * blocked the server's event loop: 100 proposals at once held every tool call
+ * for seconds. Events that arrive within the gap share one scan.
+ */
+const SCAN_GAP_MS = 50;
+const SCAN_GAP_FACTOR = 4;
+
 export class QueueWatcher {
   readonly #listeners = new Set<QueueListener>();
   /** id -> proposal, for everything pending at the last scan. */
   #pending = new Map<string, PendingProposal>();
   #poll: NodeJS.Timeout | null = null;
   readonly #watchers = new Map<string, FSWatcher>();
+  /** A change-triggered scan waiting for its gap; when the last scan ended, and how long it took. */
+  #scheduled: NodeJS.Timeout | null = null;
+  #lastScanEnd = 0;
+  #lastScanMs = 0;
 
   constructor(
     readonly home: string,
@@ -38,9 +53,23 @@ export class QueueWatcher {
     };
   }
 
+  /** A scan for a change event: at once when the last one is long enough ago, else one shared scan at the end of the gap. */
+  #scanSoon(): void {
+    if (this.#scheduled !== null || this.#poll === null) return;
+    const gap = Math.max(SCAN_GAP_MS, SCAN_GAP_FACTOR * this.#lastScanMs);
+    const wait = this.#lastScanEnd + gap - performance.now();
+    if (wait <= 0) return this.#scan();
+    this.#scheduled = setTimeout(() => {
+      this.#scheduled = null;
+      this.#scan();
+    }, wait);
+    this.#scheduled.unref();
+  }
+
   /** Compares what is pending now with the last scan, and tells listeners the difference. */
   #scan(): void {
     let current: Map<string, PendingProposal>;
+    const started = performance.now();
     try {
       const bottles = queuedBottles(this.home);
       for (const bottle of bottles) syncAudit(this.home, bottle);
@@ -48,6 +77,9 @@ export class QueueWatcher {
     } catch (error) {
       log.warn({ err: (error as Error).message }, "cannot scan the supervise queues");
       return;
+    } finally {
+      this.#lastScanEnd = performance.now();
+      this.#lastScanMs = this.#lastScanEnd - started;
     }
     const previous = this.#pending;
     this.#pending = current;
@@ -86,7 +118,7 @@ export class QueueWatcher {
     for (const folder of folders) {
       if (this.#watchers.has(folder)) continue;
       try {
-        const watcher = watch(folder, () => this.#scan());
+        const watcher = watch(folder, () => this.#scanSoon());
         watcher.on("error", () => watcher.close());
         watcher.unref();
         this.#watchers.set(folder, watcher);
@@ -99,6 +131,8 @@ export class QueueWatcher {
   #stop(): void {
     if (this.#poll) clearInterval(this.#poll);
     this.#poll = null;
+    if (this.#scheduled) clearTimeout(this.#scheduled);
+    this.#scheduled = null;
     for (const watcher of this.#watchers.values()) watcher.close();
     this.#watchers.clear();
   }
