@@ -1,14 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
-import { constants } from "node:os";
-import { execa } from "execa";
 import type { ExecResult } from "../../src/engine/records.js";
 import type { Bottle, ExecOptions } from "../backend.js";
-import { CappedOutput } from "../capped-output.js";
+import { EXEC_MARKER_VAR, killMarkedArgv, newExecMarker, runGuestCommand } from "../guest-exec.js";
 import { docker, dockerBinary } from "./docker-cli.js";
-
-/** Grace between killing the process inside and giving up on the `docker exec` client. */
-const CLIENT_EXIT_GRACE_MS = 5_000;
 
 interface DockerBottleTarget {
   id: string;
@@ -32,67 +26,15 @@ export class DockerBottle implements Bottle {
     // Every process the command starts inherits this marker, so a timeout or a
     // cancel can find and kill them inside the bottle: killing the local
     // `docker exec` client alone leaves them running.
-    const marker = randomBytes(12).toString("hex");
-    const args = ["exec", ...(options.stdin !== undefined ? ["-i"] : []), "-u", user, "-e", `BOT_BOTTLE_EXEC=${marker}`];
+    const marker = newExecMarker();
+    const args = ["exec", ...(options.stdin !== undefined ? ["-i"] : []), "-u", user, "-e", `${EXEC_MARKER_VAR}=${marker}`];
     const home = this.target.homes[user];
     if (home) args.push("-e", `HOME=${home}`, "-e", `USER=${user}`);
     for (const [key, value] of Object.entries(options.env ?? {})) args.push("-e", `${key}=${value}`);
     args.push("-w", options.cwd ?? (user === this.target.defaultUser ? this.target.workspace : "/"));
     args.push(this.target.container, ...argv);
 
-    const started = performance.now();
-    const cap = options.maxOutputBytes ?? Number.MAX_SAFE_INTEGER;
-    const stdout = new CappedOutput(cap);
-    const stderr = new CappedOutput(cap);
-    const child = execa(dockerBinary(), args, {
-      reject: false,
-      buffer: false,
-      input: options.stdin,
-      stdin: options.stdin === undefined ? "ignore" : undefined,
-      stripFinalNewline: false,
-    });
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdout.push(chunk);
-      options.onOutput?.("stdout", chunk.toString("utf8"));
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr.push(chunk);
-      options.onOutput?.("stderr", chunk.toString("utf8"));
-    });
-
-    let timedOut = false;
-    let killing: Promise<void> | undefined;
-    const killInside = () => {
-      killing ??= this.killMarked(marker, user).finally(() => {
-        setTimeout(() => child.kill("SIGKILL"), CLIENT_EXIT_GRACE_MS).unref();
-      });
-    };
-    const timer =
-      options.timeoutMs !== undefined
-        ? setTimeout(() => {
-            timedOut = true;
-            killInside();
-          }, options.timeoutMs)
-        : undefined;
-    const onAbort = () => killInside();
-    if (options.signal?.aborted) killInside();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-
-    try {
-      const result = await child;
-      await killing;
-      return {
-        exit_code: result.exitCode ?? (result.signal ? 128 + (constants.signals[result.signal] ?? 0) : -1),
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        truncated: stdout.truncated || stderr.truncated,
-        duration_ms: Math.round(performance.now() - started),
-        timed_out: timedOut,
-      };
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onAbort);
-    }
+    return runGuestCommand(dockerBinary(), args, options, () => this.killMarked(marker, user));
   }
 
   /**
@@ -102,9 +44,7 @@ export class DockerBottle implements Bottle {
    * descendant on that user.
    */
   private async killMarked(marker: string, user: string): Promise<void> {
-    const script =
-      'for p in /proc/[0-9]*; do if grep -qzx "BOT_BOTTLE_EXEC=$1" "$p/environ" 2>/dev/null; then kill -KILL "${p#/proc/}" 2>/dev/null; fi; done; exit 0';
-    await docker(["exec", "-u", user, this.target.container, "/bin/sh", "-c", script, "sh", marker]).catch(() => undefined);
+    await docker(["exec", "-u", user, this.target.container, ...killMarkedArgv(marker)]).catch(() => undefined);
   }
 
   async cpIn(hostPath: string, guestPath: string): Promise<void> {

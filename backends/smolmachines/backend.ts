@@ -13,6 +13,7 @@ import { docker } from "../docker/docker-cli.js";
 import { ensureImage } from "../docker/images.js";
 import { removeLabelled } from "../docker/resources.js";
 import { bottleLabels, LABELS, labelArgs } from "../labels.js";
+import { EXEC_MARKER_VAR } from "../guest-exec.js";
 import { SmolmachinesBottle, WARM_UP_MS } from "./bottle.js";
 import { vmImageArchive } from "./image-archive.js";
 import { smolvmFacts, smolvmReadiness } from "./readiness.js";
@@ -159,7 +160,7 @@ export class SmolmachinesBackend implements Backend {
    */
   async #startForwarder(plan: BottlePlan, bottle: Bottle, signal?: AbortSignal): Promise<void> {
     const started = await bottle.exec(
-      ["/bin/sh", "-c", `env -u BOT_BOTTLE_EXEC setsid node ${GUEST_PATHS.forwarder} "$@" > ${FORWARDER_LOG} 2>&1 < /dev/null &`, "sh", ...plan.sidecars.forwards],
+      ["/bin/sh", "-c", `env -u ${EXEC_MARKER_VAR} setsid node ${GUEST_PATHS.forwarder} "$@" > ${FORWARDER_LOG} 2>&1 < /dev/null &`, "sh", ...plan.sidecars.forwards],
       { user: "root", cwd: "/" },
     );
     if (started.exit_code !== 0) throw new Error(`could not start the forwarder in microVM ${plan.resources.agent}: ${started.stderr.trim()}`);

@@ -1,14 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { mkdirSync, statSync } from "node:fs";
-import { constants } from "node:os";
 import { execa } from "execa";
 import type { ExecResult } from "../../src/engine/records.js";
 import type { Bottle, ExecOptions } from "../backend.js";
-import { CappedOutput } from "../capped-output.js";
+import { EXEC_MARKER_VAR, killMarkedArgv, newExecMarker, runGuestCommand } from "../guest-exec.js";
 import { smolvm, smolvmBinary } from "./smolvm-cli.js";
 
-/** Grace between killing the process inside and giving up on the `smolvm machine exec` client. */
-const CLIENT_EXIT_GRACE_MS = 5_000;
 /** libkrun's exec channel can SIGKILL the first execs after `machine start`; one retry within this window. */
 export const WARM_UP_MS = 15_000;
 const EXIT_KILLED = 137;
@@ -65,71 +61,19 @@ export class SmolmachinesBottle implements Bottle {
     const argv = typeof command === "string" ? ["/bin/sh", "-c", command] : command;
     // Every process the command starts inherits this marker, so a timeout or a
     // cancel can find and kill them inside the VM, not just the local client.
-    const marker = randomBytes(12).toString("hex");
+    const marker = newExecMarker();
     const args = this.#args(argv, {
       user,
-      env: { BOT_BOTTLE_EXEC: marker, ...options.env },
+      env: { [EXEC_MARKER_VAR]: marker, ...options.env },
       cwd: options.cwd ?? (user === this.target.defaultUser ? this.target.workspace : "/"),
       input: options.stdin,
     });
-    const started = performance.now();
-    const cap = options.maxOutputBytes ?? Number.MAX_SAFE_INTEGER;
-    const stdout = new CappedOutput(cap);
-    const stderr = new CappedOutput(cap);
-    const child = execa(smolvmBinary(), args, {
-      reject: false,
-      buffer: false,
-      input: options.stdin,
-      stdin: options.stdin === undefined ? "ignore" : undefined,
-      stripFinalNewline: false,
-    });
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdout.push(chunk);
-      options.onOutput?.("stdout", chunk.toString("utf8"));
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr.push(chunk);
-      options.onOutput?.("stderr", chunk.toString("utf8"));
-    });
-    let timedOut = false;
-    let killing: Promise<void> | undefined;
-    const killInside = () => {
-      killing ??= this.#killMarked(marker).finally(() => {
-        setTimeout(() => child.kill("SIGKILL"), CLIENT_EXIT_GRACE_MS).unref();
-      });
-    };
-    const timer =
-      options.timeoutMs !== undefined
-        ? setTimeout(() => {
-            timedOut = true;
-            killInside();
-          }, options.timeoutMs)
-        : undefined;
-    const onAbort = () => killInside();
-    if (options.signal?.aborted) killInside();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      const result = await child;
-      await killing;
-      return {
-        exit_code: result.exitCode ?? (result.signal ? 128 + (constants.signals[result.signal] ?? 0) : -1),
-        stdout: stdout.text(),
-        stderr: stderr.text(),
-        truncated: stdout.truncated || stderr.truncated,
-        duration_ms: Math.round(performance.now() - started),
-        timed_out: timedOut,
-      };
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onAbort);
-    }
+    return runGuestCommand(smolvmBinary(), args, options, () => this.#killMarked(marker));
   }
 
   /** Kills every process in the VM carrying the exec marker (as root: the VM is the boundary, not the user). */
   async #killMarked(marker: string): Promise<void> {
-    const script =
-      'for p in /proc/[0-9]*; do if grep -qzx "BOT_BOTTLE_EXEC=$1" "$p/environ" 2>/dev/null; then kill -KILL "${p#/proc/}" 2>/dev/null; fi; done; exit 0';
-    await smolvm(this.#args(["/bin/sh", "-c", script, "sh", marker], { user: "root", env: {}, cwd: "/" })).catch(() => undefined);
+    await smolvm(this.#args(killMarkedArgv(marker), { user: "root", env: {}, cwd: "/" })).catch(() => undefined);
   }
 
   /** A root command with binary input and output (tar streams). */
