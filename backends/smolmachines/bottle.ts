@@ -94,7 +94,7 @@ export class SmolmachinesBottle implements Bottle {
     let timedOut = false;
     let killing: Promise<void> | undefined;
     const killInside = () => {
-      killing ??= this.#killMarked(marker).finally(() => {
+      killing ??= this.#killMarked(marker, user).finally(() => {
         setTimeout(() => child.kill("SIGKILL"), CLIENT_EXIT_GRACE_MS).unref();
       });
     };
@@ -125,11 +125,16 @@ export class SmolmachinesBottle implements Bottle {
     }
   }
 
-  /** Kills every process in the VM carrying the exec marker (as root: the VM is the boundary, not the user). */
-  async #killMarked(marker: string): Promise<void> {
+  /**
+   * Kills every process in the VM carrying the exec marker. It runs as the
+   * command's own user, as on Docker: root may read another user's
+   * /proc/PID/environ only with CAP_SYS_PTRACE, which a guest's root need not
+   * hold (the stand-in's containers do not), while a user always reads its own.
+   */
+  async #killMarked(marker: string, user: string): Promise<void> {
     const script =
       'for p in /proc/[0-9]*; do if grep -qzx "BOT_BOTTLE_EXEC=$1" "$p/environ" 2>/dev/null; then kill -KILL "${p#/proc/}" 2>/dev/null; fi; done; exit 0';
-    await smolvm(this.#args(["/bin/sh", "-c", script, "sh", marker], { user: "root", env: {}, cwd: "/" })).catch(() => undefined);
+    await smolvm(this.#args(["/bin/sh", "-c", script, "sh", marker], { user, env: {}, cwd: "/" })).catch(() => undefined);
   }
 
   /** A root command with binary input and output (tar streams). */
