@@ -200,7 +200,7 @@ for (const target of backendTargets()) {
       expect(readFileSync(path.join(folderOut, "sub", "two.txt"), "utf8")).toBe("two");
     });
 
-    it("provisioning landed: the egress CA is in the system trust store, and curl trusts it", async () => {
+    it("provisioning landed: the egress CA is in the system trust store, which verifies it", async () => {
       const pem = readFileSync(plan.ca.cert, "utf8");
       const body = pem.replace(/-----[^-]+-----|\s/g, "");
       const store = await exec(["cat", GUEST_PATHS.systemCaBundle]);
