@@ -68,12 +68,17 @@ export class SmolmachinesBottle implements Bottle {
       cwd: options.cwd ?? (user === this.target.defaultUser ? this.target.workspace : "/"),
       input: options.stdin,
     });
-    return runGuestCommand(smolvmBinary(), args, options, () => this.#killMarked(marker));
+    return runGuestCommand(smolvmBinary(), args, options, () => this.#killMarked(marker, user));
   }
 
-  /** Kills every process in the VM carrying the exec marker (as root: the VM is the boundary, not the user). */
-  async #killMarked(marker: string): Promise<void> {
-    await smolvm(this.#args(killMarkedArgv(marker), { user: "root", env: {}, cwd: "/" })).catch(() => undefined);
+  /**
+   * Kills every process in the VM carrying the exec marker. It runs as the
+   * command's own user, as on Docker: root may read another user's
+   * /proc/PID/environ only with CAP_SYS_PTRACE, which a guest's root need not
+   * hold (the stand-in's containers do not), while a user always reads its own.
+   */
+  async #killMarked(marker: string, user: string): Promise<void> {
+    await smolvm(this.#args(killMarkedArgv(marker), { user, env: {}, cwd: "/" })).catch(() => undefined);
   }
 
   /** A root command with binary input and output (tar streams). */
