@@ -155,6 +155,15 @@ function diskFacts(engineInfo: unknown): DoctorFacts["disk"] {
   return { path: root, freeBytes: stats.bavail * stats.bsize };
 }
 
+/** `docker info`, or null when it fails even though `docker version` answered (the checks that need it then say they cannot tell). */
+async function engineInfoOrNull(): Promise<unknown> {
+  try {
+    return JSON.parse(await docker(["info", "--format", "{{json .}}"], { timeout: PROBE_TIMEOUT_MS })) as unknown;
+  } catch {
+    return null;
+  }
+}
+
 export async function gatherDoctorFacts({ home, cwd, env }: { home: string; cwd: string; env: NodeJS.ProcessEnv }): Promise<DoctorFacts> {
   const [engine, homeAndSecrets, claude, codex] = await Promise.all([
     engineFacts(),
@@ -163,7 +172,7 @@ export async function gatherDoctorFacts({ home, cwd, env }: { home: string; cwd:
     clientFacts("codex", cwd, env),
   ]);
   const up = engine.state === "up";
-  const engineInfo: unknown = up ? JSON.parse(await docker(["info", "--format", "{{json .}}"], { timeout: PROBE_TIMEOUT_MS })) : null;
+  const engineInfo = up ? await engineInfoOrNull() : null;
   return {
     engine,
     dockerHost: env.DOCKER_HOST?.trim() || null,

@@ -53,6 +53,8 @@ export async function manifestPoolTargets(home: string, cwd: string): Promise<Ma
  */
 export class WarmPool {
   readonly #filling = new Map<string, Promise<void>>();
+  /** Launches in flight: aborted on release, so a closing server leaves no half-made or unowned warm bottle. */
+  readonly #launches = new Set<AbortController>();
   #closed = false;
 
   constructor(
@@ -84,12 +86,16 @@ export class WarmPool {
     const filling = (async () => {
       const size = this.targets.get(agent) ?? 0;
       while (!this.#closed && this.waiting(agent).length < size) {
+        const launch = new AbortController();
+        this.#launches.add(launch);
         try {
           const prepared = await this.engine.plan({ agent });
-          await this.engine.launch(prepared, {}, { key: poolKey({ agent }) });
+          await this.engine.launch(prepared, { signal: launch.signal }, { key: poolKey({ agent }) });
         } catch (error) {
-          log.warn({ agent }, `the warm pool of ${agent} could not launch a bottle: ${(error as Error).message}`);
+          if (!launch.signal.aborted) log.warn({ agent }, `the warm pool of ${agent} could not launch a bottle: ${(error as Error).message}`);
           return;
+        } finally {
+          this.#launches.delete(launch);
         }
       }
     })().finally(() => this.#filling.delete(agent));
@@ -100,6 +106,8 @@ export class WarmPool {
   /** Stops refilling; returns the unclaimed bottles this process keeps, for the caller to remove. */
   release(): string[] {
     this.#closed = true;
+    // An aborted launch removes what it made, in this process, before it exits.
+    for (const launch of this.#launches) launch.abort();
     return [...this.targets.keys()].flatMap((agent) => this.waiting(agent));
   }
 

@@ -43,6 +43,7 @@ describeWithDocker("a warm pool (real bottles)", () => {
 
   afterAll(async () => {
     await pool?.close();
+    if (claimedId) await engine.stop(claimedId);
     await runCli(["gc"], { ...engineTestEnv(), BOT_BOTTLE_HOME: home });
     rmSync(home, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });

@@ -1,5 +1,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { homeLabel } from "../../../src/engine/prepare.js";
 import { StateStore } from "../../../src/engine/state.js";
 import { runCli } from "../../support/cli.js";
 import { describeWithDocker } from "../../support/docker.js";
@@ -55,5 +57,21 @@ describeWithDocker("mcp --warm (SDK client over stdio, real bottles)", () => {
     const state = new StateStore(test.home);
     await waitUntil("the server to remove its waiting bottle", async () => (state.readMetadata(refill!.id)?.status === "stopped" ? true : undefined), { timeoutMs: 60_000 });
     expect(state.readMetadata(claimed)?.status).toBe("running");
+  }, 700_000);
+
+  it("closed while it refills, leaves no warm bottle behind: the launch in flight is cancelled and cleaned up", async () => {
+    ({ client } = await connectStdio(test.env, ["--warm", "worker=1"]));
+    const [warm] = await waitUntil("a warm bottle", pooled, { timeoutMs: 600_000 });
+    const result = await client.callTool({ name: "start_bottle", arguments: { agent: "worker", label: "second" } });
+    const second = (result.structuredContent as Listed).id;
+    expect(second).toBe(warm!.id);
+    // The refill starts at the claim; the server is closed while it launches.
+    await client.close();
+    const state = new StateStore(test.home);
+    const leftovers = () => state.ids().filter((id) => !["running", "stopped", "failed"].includes(state.readMetadata(id)?.status ?? "stopped"));
+    await waitUntil("no warm or starting bottle in the home", async () => (leftovers().length === 0 ? true : undefined), { timeoutMs: 120_000 });
+    const containers = await execa("docker", ["ps", "-a", "--filter", `label=bot-bottle.home=${homeLabel(test.home)}`, "--format", "{{.Label \"bot-bottle.id\"}}"]);
+    expect(new Set(containers.stdout.split("\n").filter(Boolean))).toEqual(new Set([claimed, second]));
+    await runCli(["stop", second], test.env);
   }, 700_000);
 });
