@@ -1,5 +1,6 @@
 import type { BottlePlan, PlanBackend } from "../src/engine/plan-schema.js";
 import type { ExecResult, Progress } from "../src/engine/records.js";
+import { log } from "../src/log.js";
 
 /** Options of one command run inside a bottle. */
 export interface ExecOptions {
@@ -44,6 +45,14 @@ export interface DiscoveredBottle {
 export interface LaunchHooks {
   onProgress?: (progress: Omit<Progress, "step" | "total">) => void;
   signal?: AbortSignal;
+}
+
+/** A launch's progress, to the debug log and to the caller's hook. */
+export function launchProgress(bottleId: string, hooks: LaunchHooks) {
+  return (phase: string, message: string) => {
+    log.debug({ bottle: bottleId, phase }, message);
+    hooks.onProgress?.({ phase, message });
+  };
 }
 
 export type Availability = { ok: true; detail: string } | { ok: false; reason: string };

@@ -104,6 +104,14 @@ async function start(client: Client): Promise<Started> {
   return record;
 }
 
+/** How long one `start_bottle` takes alone (its stop not counted). */
+async function timedStartStop(client: Client): Promise<number> {
+  let record!: Started;
+  const ms = await timed(async () => (record = await start(client)));
+  await stop(client, record.id);
+  return ms;
+}
+
 async function stop(client: Client, id: string): Promise<void> {
   await call(client, "stop_bottle", { bottle_id: id });
   live.delete(id);
@@ -294,11 +302,7 @@ async function main(): Promise<void> {
     }
 
     if (sections.has("concurrent")) {
-      if (oneStartMs === undefined) {
-        let record!: Started;
-        oneStartMs = await timed(async () => (record = await start(client)));
-        await stop(client, record.id);
-      }
+      oneStartMs ??= await timedStartStop(client);
       let records: Started[] = [];
       const allMs = await timed(async () => (records = await Promise.all(Array.from({ length: CONCURRENT_STARTS }, () => start(client)))));
       const stopAllMs = await timed(() => Promise.all(records.map((r) => stop(client, r.id))));
@@ -318,11 +322,7 @@ async function main(): Promise<void> {
     }
 
     if (sections.has("pool")) {
-      if (oneStartMs === undefined) {
-        let record!: Started;
-        oneStartMs = await timed(async () => (record = await start(client)));
-        await stop(client, record.id);
-      }
+      oneStartMs ??= await timedStartStop(client);
       const claims = await benchWarmPool(env);
       const claimed = { claims, cold_start_ms: oneStartMs };
       details.warm_pool = claimed;

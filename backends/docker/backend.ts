@@ -3,7 +3,7 @@ import type { BottlePlan } from "../../src/engine/plan-schema.js";
 import { log } from "../../src/log.js";
 import { assetPaths } from "../../src/package-root.js";
 import { allSettledOrThrow } from "../../src/settle.js";
-import type { Availability, Backend, Bottle, DiscoveredBottle, LaunchHooks } from "../backend.js";
+import { type Availability, type Backend, type Bottle, type DiscoveredBottle, type LaunchHooks, launchProgress } from "../backend.js";
 import { bottleLabels, labelArgs } from "../labels.js";
 import { DockerBottle } from "./bottle.js";
 import { createBundleNetwork, startBundle, waitForEgress } from "./bundle.js";
@@ -64,10 +64,7 @@ export class DockerBackend implements Backend {
 
   async launch(plan: BottlePlan, secrets: Record<string, string>, hooks: LaunchHooks = {}): Promise<Bottle> {
     const { signal } = hooks;
-    const progress = (phase: string, message: string) => {
-      log.debug({ bottle: plan.id, phase }, message);
-      hooks.onProgress?.({ phase, message });
-    };
+    const progress = launchProgress(plan.id, hooks);
     try {
       // Each pair below is independent: done at once, and both finished before an error is reported (the cleanup must not race them).
       const [bundleImage, agentImage] = await allSettledOrThrow([

@@ -6,7 +6,7 @@ import { homePaths } from "../../src/home.js";
 import { log } from "../../src/log.js";
 import { UserError } from "../../src/user-error.js";
 import { waitUntil } from "../../src/wait-until.js";
-import type { Availability, Backend, Bottle, DiscoveredBottle, LaunchHooks } from "../backend.js";
+import { type Availability, type Backend, type Bottle, type DiscoveredBottle, type LaunchHooks, launchProgress } from "../backend.js";
 import { DockerBackend } from "../docker/backend.js";
 import { containerLogs, createBundleNetwork, READY_TIMEOUT_MS, startBundle, waitForEgress } from "../docker/bundle.js";
 import { docker } from "../docker/docker-cli.js";
@@ -78,10 +78,7 @@ export class SmolmachinesBackend implements Backend {
 
   async launch(plan: BottlePlan, secrets: Record<string, string>, hooks: LaunchHooks = {}): Promise<Bottle> {
     const { signal } = hooks;
-    const progress = (phase: string, message: string) => {
-      log.debug({ bottle: plan.id, phase }, message);
-      hooks.onProgress?.({ phase, message });
-    };
+    const progress = launchProgress(plan.id, hooks);
     const sockets = socketFolder(plan);
     const longest = path.join(sockets, "supervise.sock");
     if (longest.length > MAX_SOCKET_PATH) {
