@@ -113,7 +113,8 @@ describeWithBrowser("bot-bottle ui in a real browser", () => {
       page.once("dialog", (dialog) => void dialog.accept());
       await page.getByRole("button", { name: `Stop bottle ${bottleId}` }).click();
       await page.locator(`#bottle-${bottleId} .status-stopped`).waitFor({ timeout: 120_000 });
-      await expect(page.locator("#notices").textContent()).resolves.toContain(`stopped bottle ${bottleId}`);
+      // The bottles list updates over the feed, which can beat the stop request's own answer to the page.
+      await page.locator("#notices p", { hasText: `stopped bottle ${bottleId}` }).waitFor({ timeout: 30_000 });
       await shoot("7-stopped");
       const ls = await runCli(["ls", "--json"], env);
       expect((JSON.parse(ls.stdout) as { id: string; status: string }[]).find((r) => r.id === bottleId)?.status).toBe("stopped");
