@@ -29,7 +29,7 @@ export async function discoverLabelled(homeLabel: string): Promise<DiscoveredBot
   const byId = new Map<string, DiscoveredBottle>();
   const entry = (id: string) => {
     let found = byId.get(id);
-    if (!found) byId.set(id, (found = { id, resources: [], agentRunning: false }));
+    if (!found) byId.set(id, (found = { id, resources: [], agentRunning: false, bundleRunning: false }));
     return found;
   };
   type Row = { Names?: string; Name?: string; Labels: string; State?: string };
@@ -40,6 +40,7 @@ export async function discoverLabelled(homeLabel: string): Promise<DiscoveredBot
     const running = row.State === "running";
     entry(id).resources.push({ kind: "container", name: row.Names ?? "", running });
     if (labels[LABELS.role] === "agent" && running) entry(id).agentRunning = true;
+    if (labels[LABELS.role] === "bundle" && running) entry(id).bundleRunning = true;
   }
   for (const [kind, stdout] of [
     ["network", networks],

@@ -178,7 +178,8 @@ export class SmolmachinesBackend implements Backend {
       const id = labels[LABELS.id];
       if (!id || labels[LABELS.home] !== homeLabel) continue;
       const running = machine.state === "running";
-      const entry = byId.get(id) ?? { id, resources: [], agentRunning: false };
+      // The bundle is a Docker container: the Docker backend finds it.
+      const entry = byId.get(id) ?? { id, resources: [], agentRunning: false, bundleRunning: false };
       entry.resources.push({ kind: "machine", name: machine.name, running });
       entry.agentRunning ||= running && labels[LABELS.role] === "agent";
       byId.set(id, entry);

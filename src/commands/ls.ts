@@ -17,6 +17,7 @@ export function lsCommand(): Command {
       }
       for (const r of records) {
         process.stdout.write(`${r.id}\t${r.status}\t${r.agent}\t${r.backend}\t${r.started_at}${r.label ? `\t${r.label}` : ""}\n`);
+        if (r.problem) process.stdout.write(`  ! ${r.problem}\n`);
       }
     });
 }

@@ -68,6 +68,10 @@ const isAlive = (pid: number | null) => {
   }
 };
 
+/** A listed bottle's problem when its agent runs and its bundle does not. */
+export const BUNDLE_DOWN =
+  "its sidecar bundle is not running: the agent has no egress, supervise or git gate, and cannot get them back; stop the bottle and start a new one";
+
 const publicRecord = ({ starter_pid: _pid, pool: _pool, ...record }: BottleMetadata): BottleRecord => record;
 
 /**
@@ -148,9 +152,10 @@ export class Engine {
     const answering = await this.answering();
     for (const backend of answering) {
       for (const bottle of await backend.discover(label)) {
-        const entry = found.get(bottle.id) ?? { id: bottle.id, resources: [], agentRunning: false, backends: [] };
+        const entry = found.get(bottle.id) ?? { id: bottle.id, resources: [], agentRunning: false, bundleRunning: false, backends: [] };
         entry.resources.push(...bottle.resources);
         entry.agentRunning ||= bottle.agentRunning;
+        entry.bundleRunning ||= bottle.bundleRunning;
         entry.backends.push(backend);
         found.set(bottle.id, entry);
       }
@@ -432,9 +437,13 @@ export class Engine {
       if (!metadata) continue;
       let status = metadata.status;
       const up = status === "running" || status === "pooled";
-      if (up && answered.has(metadata.backend) && !discovered.get(id)?.agentRunning) status = "stopped";
+      const found = discovered.get(id);
+      if (up && answered.has(metadata.backend) && !found?.agentRunning) status = "stopped";
       if (status === "starting" && !isAlive(metadata.starter_pid)) status = "failed";
-      records.push(publicRecord({ ...metadata, status }));
+      const record = publicRecord({ ...metadata, status });
+      // The agent runs on with no way out and nobody to ask: say so rather than call it simply running.
+      if ((status === "running" || status === "pooled") && found?.agentRunning && !found.bundleRunning) record.problem = BUNDLE_DOWN;
+      records.push(record);
     }
     return records;
   }

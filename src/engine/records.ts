@@ -49,6 +49,8 @@ export const BottleRecord = z.object({
   }),
   /** Provisioning steps that did not succeed but did not stop the start (e.g. a failed MCP registration). */
   warnings: z.array(z.string()),
+  /** Set by a listing when a bottle that runs is not whole (its sidecar bundle is down); never stored. */
+  problem: z.string().optional(),
 });
 export type BottleRecord = z.infer<typeof BottleRecord>;
 

@@ -72,7 +72,7 @@ export function bottleRow(record: BottleRecord, now: number, back: string): Safe
   return html`<tr id="bottle-${record.id}">
 <th scope="row" data-label="Bottle"><a href="bottle/${record.id}">${record.id}</a></th>
 <td data-label="Agent">${record.agent}${record.agent_origin === "repository" ? html` <span class="tag" title="${record.agent_source ?? ""}">from a repository</span>` : null}</td>
-<td data-label="Status"><span class="status status-${record.status}">${record.status}</span></td>
+<td data-label="Status"><span class="status status-${record.status}">${record.status}</span>${record.problem ? html` <span class="problem">${record.problem}</span>` : null}</td>
 <td data-label="Age">${age(record.started_at, now)}</td>
 <td data-label="Label">${record.label ?? html`<span class="none">none</span>`}</td>
 <td data-label="Backend">${record.backend}</td>

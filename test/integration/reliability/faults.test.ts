@@ -5,6 +5,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BottleRecord, ExecResult, RunRecord, RunResult } from "../../../src/engine/records.js";
+import { BUNDLE_DOWN } from "../../../src/engine/engine.js";
 import { homePaths } from "../../../src/home.js";
 import { readAudit } from "../../../src/supervise/audit.js";
 import type { PendingProposal } from "../../../src/supervise/pending.js";
@@ -214,6 +215,9 @@ describeWithDocker("faults (real engine, SIGKILLed servers)", () => {
         HANG_GUARD_MS,
       );
       await until("the upstream to hold the request", async () => ((await execa("docker", ["logs", slow])).stdout.includes("saw /slow-request") ? true : undefined));
+      const listed = async () => (await ok<{ bottles: BottleRecord[] }>(server.client, "list_bottles", {})).bottles.find((b) => b.id === bottle.id);
+      expect(await listed()).toMatchObject({ status: "running" });
+      expect((await listed())?.problem).toBeUndefined();
       await execa("docker", ["kill", bundle]);
 
       const result = await request;
@@ -236,6 +240,12 @@ describeWithDocker("faults (real engine, SIGKILLed servers)", () => {
         HANG_GUARD_MS,
       );
       expect(again.stdout).toMatch(/^egress (7|52|56)\nsupervise (7|52|56)\n$/);
+
+      // Listed as what it is: an agent that runs, with no bundle.
+      expect(await listed()).toMatchObject({ status: "running", problem: BUNDLE_DOWN });
+      const ls = await runCli(["ls"], env);
+      expect(ls.stdout).toContain(`${bottle.id}\trunning`);
+      expect(ls.stdout).toContain(`! ${BUNDLE_DOWN}`);
 
       const stopped = await ok<{ removed: string[] }>(server.client, "stop_bottle", { bottle_id: bottle.id });
       expect(stopped.removed).toContain(`container ${bundle}`);

@@ -59,6 +59,10 @@ describe("dashboard markup", () => {
     expect(running).toContain('<time datetime="2026-12-01T10:00:00.000Z" data-age>5 min</time>');
     expect(running).not.toContain("<img");
     expect(bottleRow({ ...record, status: "stopped" }, now, "").text).not.toContain("Stop bottle");
+    expect(running).not.toContain('class="problem"');
+    expect(bottleRow({ ...record, problem: "its sidecar bundle is not running" }, now, "").text).toContain(
+      '<span class="problem">its sidecar bundle is not running</span>',
+    );
   });
 
   it("says why egress refused a request", () => {
