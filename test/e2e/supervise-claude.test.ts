@@ -98,7 +98,12 @@ describeWithDocker("supervise: real Claude Code in a bottle asks, the outer agen
     const answer = JSON.parse(claude.stdout) as { result: string; is_error: boolean };
     expect(answer.is_error).toBe(false);
     expect(answer.result).toContain("Approved by the outer agent (supervise_approve): the route for second.fake.test is added to egress and live now.");
-    expect(await fake!.toolResults()).toEqual([expect.stringContaining('"status":"approved"')]);
+    // The fake model's log reaches `docker logs` on a path of its own.
+    const toolResults = await until("the fake model to log the tool result", async () => {
+      const results = await fake!.toolResults();
+      return results.length > 0 ? results : undefined;
+    });
+    expect(toolResults).toEqual([expect.stringContaining('"status":"approved"')]);
 
     const after = await curlSecond("/after");
     expect(after).toMatchObject({ stdout: "200", stderr: "second says /after" });

@@ -88,14 +88,20 @@ describeWithDocker("supervise: real Codex in a bottle asks, the outer agent reje
       return listed.proposals[0];
     });
     expect(proposal).toMatchObject({ kind: "request-approval", summary: "drop the users table", payload: { justification: "it is in the way", details: "DROP TABLE users;" } });
-    expect(logs.some((line) => line.includes(`bottle ${world.bottleId} asks (request-approval): drop the users table [request ${proposal.id}]`))).toBe(true);
+    // The notification comes from the server's queue watcher, a path of its own: it may trail the listing.
+    const said = `bottle ${world.bottleId} asks (request-approval): drop the users table [request ${proposal.id}]`;
+    await until("the log notification", async () => (logs.some((line) => line.includes(said)) ? true : undefined));
 
     const rejected = await world.outer.callTool({ name: "supervise_approve", arguments: { request_id: proposal.id, decision: "reject", notes: NOTES } });
     expect(structured<{ decision: string }>(rejected).decision).toBe("reject");
 
     const codex = await run;
     expect(codex.exit_code, codex.stderr).toBe(0);
-    const [toolResult] = await fake!.toolResults();
+    // The fake model's log reaches `docker logs` on a path of its own.
+    const [toolResult] = await until("the fake model to log the tool result", async () => {
+      const results = await fake!.toolResults();
+      return results.length > 0 ? results : undefined;
+    });
     expect(JSON.parse(toolResult!.slice(toolResult!.indexOf("{")))).toMatchObject({ request_id: proposal.id, status: "rejected", notes: NOTES });
     expect(codex.stdout).toContain(NOTES);
 

@@ -87,6 +87,23 @@ export async function killServer(server: ServerProcess, options: { waitForChildr
   });
 }
 
+/**
+ * Starts the built CLI as a process of its own session, so that a test can
+ * crash it with `crashCli` and wait for the commands it left running.
+ */
+export const startCliInSession = (args: string[], env: NodeJS.ProcessEnv) => execa(process.execPath, [cliPath, ...args], { env, reject: false, detached: true });
+
+/** SIGKILLs a CLI started with `startCliInSession` and waits for what it left running (docker commands) to end, as killServer does. */
+export async function crashCli(child: ReturnType<typeof startCliInSession>): Promise<void> {
+  const session = child.pid!;
+  child.kill("SIGKILL");
+  await child;
+  await waitUntil(`the commands CLI ${session} left behind to end`, async () => (sessionMembers(session).length === 0 ? true : undefined), {
+    timeoutMs: 120_000,
+    intervalMs: 50,
+  });
+}
+
 /** Calls a tool and returns its structured result; an error result throws with its text. */
 export async function ok<T = Record<string, unknown>>(client: Client, name: string, args: Record<string, unknown>, timeoutMs = 300_000): Promise<T> {
   const result = (await client.callTool({ name, arguments: args }, undefined, { timeout: timeoutMs })) as CallToolResult;

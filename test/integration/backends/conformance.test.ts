@@ -11,7 +11,8 @@ import { homeLabel } from "../../../src/engine/prepare.js";
 import type { BottleRecord } from "../../../src/engine/records.js";
 import { waitUntil } from "../../../src/wait-until.js";
 import { backendTargets, describeOnTarget, type BackendTarget } from "../../support/backend-targets.js";
-import { cliPath, repoRoot } from "../../support/cli.js";
+import { repoRoot } from "../../support/cli.js";
+import { crashCli, startCliInSession } from "../../support/reliability.js";
 import { engineTestEnv } from "../../support/docker.js";
 
 // The backend conformance suite: the same cases against every backend, through
@@ -297,11 +298,10 @@ for (const target of backendTargets()) {
 
     it("gc removes a half-made bottle whose start was killed mid-way, leaving nothing", async () => {
       const label = homeLabel(home);
-      const child = execa("node", [cliPath, "start", "probe", "--backend", target.backend, "--label", "half-made"], { env, reject: false });
+      const child = startCliInSession(["start", "probe", "--backend", target.backend, "--label", "half-made"], env);
       // Killed once its agent exists (container or machine, in whatever state): the bundle and network exist by then.
       await waitUntil("the half-made bottle's agent", async () => ((await target.agentExists(label)) ? true : undefined), { timeoutMs: 600_000, intervalMs: 50 });
-      child.kill("SIGKILL");
-      await child;
+      await crashCli(child);
       const halfMade = new Engine({ home, cwd: home, env }).state.ids().filter((id) => id !== record.id);
       expect(halfMade).toHaveLength(1);
       expect(await leftovers(target, halfMade[0]!)).not.toEqual([]);

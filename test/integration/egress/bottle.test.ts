@@ -8,6 +8,7 @@ import { CLIENT_CERT_CN, createTestPki, startUpstream, upstreamRequests, writeUp
 import { parseRoutesFile } from "../../../sidecars/egress/routes.js";
 import { Answer, answerFile, answerOnce, Proposal } from "../../../sidecars/supervise/queue.js";
 import { BottlePlan } from "../../../src/engine/plan-schema.js";
+import { waitUntil } from "../../../src/wait-until.js";
 import { repoRoot, runCli } from "../../support/cli.js";
 import { baseImage, describeWithDocker, engineTestEnv } from "../../support/docker.js";
 import { placeRawAnswer } from "../../support/raw-answer.js";
@@ -91,6 +92,8 @@ describeWithDocker("egress in a real bottle", () => {
     const result = await runCli(["exec", id, "--", "sh", "-c", command], env);
     return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? -1 };
   };
+  /** Waits for a line that `docker logs` shows once the log driver has copied it. */
+  const logged = <T>(what: string, probe: () => Promise<T | undefined>) => waitUntil(what, probe, { timeoutMs: 30_000 });
   const bundleLogs = async () => String((await execa("docker", ["logs", plan.resources.bundle], { all: true, reject: false })).all);
   const curlTls = "--cacert /tmp/up/ca.pem --cert /tmp/up/client.pem --key /tmp/up/client-key.pem";
   /** Requests made with Node's fetch through the proxy (undici's EnvHttpProxyAgent reads HTTPS_PROXY). */
@@ -213,9 +216,14 @@ describeWithDocker("egress in a real bottle", () => {
     const [fronted, honest] = JSON.parse(result.stdout) as string[];
     expect(fronted).toMatch(/^tls /);
     expect(honest).toBe("answered HTTP/1.1 200 OK");
-    const seen = (await upstreamRequests(upstream)).filter((r) => r.url === marker);
+    // Both logs reach `docker logs` on paths of their own, after the answers the agent got.
+    const seen = await logged("the upstream to log the honest request", async () => {
+      const requests = (await upstreamRequests(upstream)).filter((r) => r.url === marker);
+      return requests.length > 0 ? requests : undefined;
+    });
     expect(seen.map((r) => r.host)).toEqual(["pass.upstream.test"]);
-    expect(await bundleLogs()).toMatch(/TLS server name tenant\.shared\.upstream\.test does not match CONNECT target pass\.upstream\.test/);
+    const refusal = /TLS server name tenant\.shared\.upstream\.test does not match CONNECT target pass\.upstream\.test/;
+    await logged("egress to log the fronting refusal", async () => (refusal.test(await bundleLogs()) ? true : undefined));
   });
 
   it("lets the most specific route win: a host under a wildcard passthrough that a route of its own inspects is intercepted", async () => {
@@ -320,7 +328,10 @@ describeWithDocker("egress in a real bottle", () => {
     }
     expect(results.at(-1)!.status).toBe(200);
     // The sentinel went through the same route after them: none of them got there.
-    const markers = (await upstreamRequests(upstream)).map((r) => r.marker ?? "").filter((m) => m.startsWith("block-"));
+    const markers = await logged("the upstream to log the sentinel", async () => {
+      const found = (await upstreamRequests(upstream)).map((r) => r.marker ?? "").filter((m) => m.startsWith("block-"));
+      return found.includes("block-sentinel") ? found : undefined;
+    });
     expect(markers).toEqual(["block-sentinel"]);
   });
 
@@ -424,8 +435,7 @@ describeWithDocker("egress in a real bottle", () => {
   it("admits a route added on SIGHUP while a long download through an open tunnel keeps going", async () => {
     const download = docker(["exec", "-u", "node", plan.resources.agent, "curl", "-sS", "--max-time", "120", ...curlTls.split(" "), "-o", "/tmp/drip.out", "https://pass.upstream.test/drip"]);
     const size = async () => Number((await agentSh("stat -c %s /tmp/drip.out 2>/dev/null || echo 0")).stdout.trim());
-    for (let i = 0; i < 100 && (await size()) < 8192; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await size()).toBeGreaterThanOrEqual(8192);
+    await waitUntil("the download to be 8 KiB in", async () => ((await size()) >= 8192 ? true : undefined), { timeoutMs: 30_000 });
 
     const late = `curl -sS --max-time 20 -o /dev/null -w '%{http_code} %{http_connect}' ${curlTls} https://late.upstream.test/echo`;
     expect((await agentSh(late)).stdout).toMatch(/^000 403/);
@@ -433,9 +443,7 @@ describeWithDocker("egress in a real bottle", () => {
     routes.routes.push({ host: "late.upstream.test", port: null, tls_passthrough: false, matches: null, auth: null, dlp: null });
     writeFileSync(plan.sidecars.routesFile, JSON.stringify(routes, null, 2));
     await execa("docker", ["kill", "--signal", "HUP", plan.resources.bundle]);
-    for (let i = 0; i < 100 && !/routes reloaded .*: 8 route\(s\)/.test(await bundleLogs()); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await logged("egress to reload its 8 routes", async () => (/routes reloaded .*: 8 route\(s\)/.test(await bundleLogs()) ? true : undefined));
     expect((await agentSh(late)).stdout).toBe("200 200");
 
     const grown = await size();

@@ -8,7 +8,9 @@ import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { homeLabel } from "../../../src/engine/prepare.js";
 import { DEFAULT_RESOURCES } from "../../../src/manifest/resources.js";
+import { waitUntil } from "../../../src/wait-until.js";
 import { runCli, repoRoot } from "../../support/cli.js";
+import { crashCli, startCliInSession } from "../../support/reliability.js";
 import { baseImage, describeWithDocker, engineTestEnv } from "../../support/docker.js";
 import { createTestInternet, type TestInternet } from "../../support/fake-model-container.js";
 
@@ -112,9 +114,7 @@ describeWithDocker("a real bottle (docker backend)", () => {
     await docker(["network", "create", otherNet]);
     await docker(["run", "-d", "--name", other, "--network", otherNet, baseImage(), "node", "-e", server("bystander says")]);
     for (const name of [upstream, other]) {
-      for (let i = 0; i < 100 && !(await docker(["logs", name])).stdout.includes("listening"); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitUntil(`${name} to listen`, async () => ((await docker(["logs", name])).stdout.includes("listening") ? true : undefined), { timeoutMs: 60_000 });
     }
   });
 
@@ -200,9 +200,12 @@ describeWithDocker("a real bottle (docker backend)", () => {
     expect(tunnel.stdout).toMatch(/^HTTP\/1\.1 200 Connection Established/m);
     expect(tunnel.stdout).toMatch(/^HTTP\/1\.1 403/m);
     expect(tunnel.stdout).toMatch(/x-bot-bottle-reason: only TLS passes through a CONNECT tunnel/i);
-    const seen = await docker(["logs", upstream]);
-    expect(seen.stdout).toContain("saw /plain");
-    expect(seen.stdout).not.toContain("dns-query");
+    // The upstream's log reaches `docker logs` after its answer reached the agent.
+    const seen = await waitUntil("the upstream to log /plain", async () => {
+      const logs = (await docker(["logs", upstream])).stdout;
+      return logs.includes("saw /plain") ? logs : undefined;
+    }, { timeoutMs: 30_000 });
+    expect(seen).not.toContain("dns-query");
   });
 
   it("refuses an undeclared host at egress with 403 and a reason", async () => {
@@ -429,7 +432,7 @@ describeWithDocker("start interrupted, then gc", () => {
   afterAll(() => rmSync(home, { recursive: true, force: true }));
 
   it("a start killed mid-way leaves debris that gc removes completely", async () => {
-    const child = execa("node", [path.join(repoRoot, "dist", "src", "cli.js"), "start", "probe"], { env, reject: false });
+    const child = startCliInSession(["start", "probe"], env);
     // Kill it once the bundle exists (networks and volumes are made by then).
     let bundleSeen = false;
     for (let i = 0; i < 600 && !bundleSeen; i++) {
@@ -438,8 +441,8 @@ describeWithDocker("start interrupted, then gc", () => {
       if (!bundleSeen) await new Promise((r) => setTimeout(r, 100));
     }
     expect(bundleSeen).toBe(true);
-    child.kill("SIGKILL");
-    await child;
+    // The docker commands it started (the agent's run among them) finish on their own: gc must see what they made.
+    await crashCli(child);
 
     const gc = await runCli(["gc"], env);
     expect(gc.exitCode, gc.stderr).toBe(0);

@@ -14,7 +14,8 @@ import { StateStore } from "../../../src/engine/state.js";
 import { HostSecrets } from "../../../src/secrets/host-secrets.js";
 import { SecretStore } from "../../../src/secrets/store.js";
 import { waitUntil } from "../../../src/wait-until.js";
-import { cliPath, repoRoot, runCli } from "../../support/cli.js";
+import { repoRoot, runCli } from "../../support/cli.js";
+import { crashCli, startCliInSession } from "../../support/reliability.js";
 import { describeWithDocker, engineTestEnv } from "../../support/docker.js";
 import { createTestInternet } from "../../support/fake-model-container.js";
 import { type StandInForge, type StandInDeployKey, startStandInForge } from "../../support/fake-forge.js";
@@ -334,15 +335,14 @@ describeWithDocker("deploy keys of a real bottle (stand-in Gitea forge, docker b
     let release = () => {};
     holdCreates = holding ? new Promise<void>((resolve) => (release = resolve)) : null;
     const seen = new Promise<StandInDeployKey>((resolve) => (created = resolve));
-    const child = execa("node", [cliPath, "start", "probe", "--bottle", "forge"], { env, reject: false });
+    const child = startCliInSession(["start", "probe", "--bottle", "forge"], env);
     try {
       const key = await seen;
       const bottleId = idFromTitle(key);
       if (!holding) {
         await waitUntil("the bottle's bundle to exist", async () => ((await bottleContainers(bottleId)).some((c) => c.endsWith("-bundle")) ? true : undefined), { timeoutMs: 300_000 });
       }
-      child.kill("SIGKILL");
-      await child;
+      await crashCli(child);
       expect(new StateStore(home).readDeployKeys(bottleId).map((k) => k.id)).toEqual([holding ? null : key.id]);
       expect(forge.keys("acme/widgets")).toEqual([key]);
     } finally {

@@ -242,6 +242,8 @@ describeWithDocker("faults (real engine, SIGKILLed servers)", () => {
       expect(again.stdout).toMatch(/^egress (7|52|56)\nsupervise (7|52|56)\n$/);
 
       // Listed as what it is: an agent that runs, with no bundle.
+      // docker kill returns once the signal is sent; the engine records the exit a moment later.
+      await until("the bundle to be seen down", async () => ((await listed())?.problem === BUNDLE_DOWN ? true : undefined));
       expect(await listed()).toMatchObject({ status: "running", problem: BUNDLE_DOWN });
       const ls = await runCli(["ls"], env);
       expect(ls.stdout).toContain(`${bottle.id}\trunning`);

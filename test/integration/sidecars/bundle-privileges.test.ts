@@ -5,6 +5,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BottlePlan } from "../../../src/engine/plan-schema.js";
+import { waitUntil } from "../../../src/wait-until.js";
 import { repoRoot, runCli } from "../../support/cli.js";
 import { describeWithDocker, engineTestEnv } from "../../support/docker.js";
 
@@ -117,11 +118,11 @@ describeWithDocker("the sidecar bundle's privileges (real bottle)", () => {
     const log = path.join(plan.sidecars.logDir, "egress.jsonl");
     const bundleLogs = async () => String((await execa("docker", ["logs", plan.resources.bundle], { all: true, reject: false })).all);
     // Egress writes its decision log as its own user; the host reads it.
-    for (let i = 0; i < 100 && !String(await bundleLogs()).includes("egress: ready"); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitUntil("egress to be ready", async () => ((await bundleLogs()).includes("egress: ready") ? true : undefined), { timeoutMs: 30_000 });
     await execa("docker", ["exec", "-u", "node", plan.resources.agent, "curl", "-sS", "--max-time", "10", "https://undeclared.bundle.test/"], { reject: false });
-    for (let i = 0; i < 100 && !(existsSync(log) && readFileSync(log, "utf8").includes("undeclared.bundle.test")); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitUntil("the refusal in the decision log", async () => (existsSync(log) && readFileSync(log, "utf8").includes("undeclared.bundle.test") ? true : undefined), {
+      timeoutMs: 30_000,
+    });
     expect(readFileSync(log, "utf8")).toContain('"host":"undeclared.bundle.test"');
   });
 });
