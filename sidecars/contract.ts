@@ -1,10 +1,11 @@
-import { z } from "zod";
-
 // The agreement between the engine, the backends and the sidecars: where the
 // bundle's daemons serve, which paths the bundle and the guest see, and the
 // environment variables that configure the daemons. Everything that both sides
 // must spell the same way is spelled here, once; the engine and the backends
 // import it, and so do the sidecar mains (which import nothing from src/).
+// It imports nothing: the forwarder (in every agent) and init (in every
+// bundle) load it, and zod alone would add about 11 MiB to each of them;
+// what a backend tells the bundle, as a schema, is in bundle-settings.ts.
 
 /** The bundle's daemons, in the order init starts them. */
 export const DAEMONS = ["egress", "supervise", "git-gate"] as const;
@@ -98,50 +99,3 @@ export const ENV = {
 
 /** File names inside the bundle's folders. */
 export const BUNDLE_FILES = { caCert: "ca.pem", caKey: "ca-key.pem", egressLog: "egress.jsonl", gateConfig: "gate.json" } as const;
-
-/** What a backend tells the bundle about one bottle; everything else is fixed above. */
-export const BundleSettings = z.object({
-  bottleId: z.string(),
-  daemons: z.array(z.enum(DAEMONS)),
-  /** File name of the live routes inside BUNDLE_PATHS.routes. */
-  routesFile: z.string(),
-  /** File name of extra upstream CAs inside BUNDLE_PATHS.egressConfig, or null. */
-  egressExtraCa: z.string().nullable(),
-  egressAllowNetworks: z.array(z.string()),
-  holdTimeoutMs: z.number().int().positive(),
-  superviseTimeoutMs: z.number().int().positive().nullable(),
-});
-export type BundleSettings = z.infer<typeof BundleSettings>;
-
-/** The bundle container's environment (no secrets: those arrive through init's stdin). */
-export function bundleEnvironment(settings: BundleSettings): Record<string, string> {
-  const { egressConfig, routes, logs, queue, gitGateConfig, gitMirrors, gitGateHooks } = BUNDLE_PATHS;
-  const has = (daemon: DaemonName) => settings.daemons.includes(daemon);
-  return {
-    [ENV.daemons]: settings.daemons.join(","),
-    [ENV.privateDir]: BUNDLE_PATHS.private,
-    [ENV.bottleId]: settings.bottleId,
-    [ENV.egressRoutes]: `${routes}/${settings.routesFile}`,
-    [ENV.egressSocket]: daemonSocket("egress"),
-    [ENV.egressCaCert]: `${egressConfig}/${BUNDLE_FILES.caCert}`,
-    [ENV.egressCaKey]: `${egressConfig}/${BUNDLE_FILES.caKey}`,
-    ...(settings.egressExtraCa ? { [ENV.egressExtraCa]: `${egressConfig}/${settings.egressExtraCa}` } : {}),
-    [ENV.egressAllowNetworks]: settings.egressAllowNetworks.join(","),
-    [ENV.egressLogFile]: `${logs}/${BUNDLE_FILES.egressLog}`,
-    [ENV.egressQueueDir]: queue,
-    [ENV.egressHoldTimeoutMs]: String(settings.holdTimeoutMs),
-    ...(has("supervise") && settings.superviseTimeoutMs !== null
-      ? { [ENV.superviseQueueDir]: queue, [ENV.superviseSocket]: daemonSocket("supervise"), [ENV.superviseTimeoutMs]: String(settings.superviseTimeoutMs) }
-      : {}),
-    ...(has("git-gate")
-      ? {
-          [ENV.gitGateConfig]: `${gitGateConfig}/${BUNDLE_FILES.gateConfig}`,
-          [ENV.gitGateMirrors]: gitMirrors,
-          [ENV.gitGateHooksDir]: gitGateHooks,
-          [ENV.gitGateSocket]: daemonSocket("git-gate"),
-          [ENV.gitGateQueueDir]: queue,
-          [ENV.gitGateHoldTimeoutMs]: String(settings.holdTimeoutMs),
-        }
-      : {}),
-  };
-}

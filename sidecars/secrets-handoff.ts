@@ -1,6 +1,5 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
-import { z } from "zod";
 
 // How the secrets egress injects and scans for reach the bundle without
 // passing through anything that keeps them: never the container's
@@ -12,9 +11,10 @@ import { z } from "zod";
 // privileges.ts) and removes the delivery.
 
 /** Names egress looks secrets up by (the routes file's token_env and known_secret_env), and the git gate's keys. */
-export const SecretName = z.string().regex(/^(EGRESS_(TOKEN|SECRET)_[A-Za-z0-9_]+|GIT_GATE_KEY_[0-9]+)$/, "must be an EGRESS_TOKEN_, EGRESS_SECRET_ or GIT_GATE_KEY_<n> name");
-export const Secrets = z.record(SecretName, z.string());
-export type Secrets = z.infer<typeof Secrets>;
+const SECRET_NAME = /^(EGRESS_(TOKEN|SECRET)_[A-Za-z0-9_]+|GIT_GATE_KEY_[0-9]+)$/;
+
+/** Secret values by name. */
+export type Secrets = Record<string, string>;
 
 const DELIVERY = "secrets.json";
 const POLL_MS = 50;
@@ -26,9 +26,14 @@ function parse(text: string, where: string): Secrets {
   } catch {
     throw new Error(`${where} is not JSON`);
   }
-  const result = Secrets.safeParse(data);
-  if (!result.success) throw new Error(`${where} is invalid: ${result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
-  return result.data;
+  // Checked by hand, not with a zod schema: init (PID 1 of every bundle) reads this, and zod would add about 11 MiB to it.
+  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new Error(`${where} is invalid: (root): must be an object of names to strings`);
+  const problems = Object.entries(data).flatMap(([name, value]) => [
+    ...(SECRET_NAME.test(name) ? [] : [`${name}: must be an EGRESS_TOKEN_, EGRESS_SECRET_ or GIT_GATE_KEY_<n> name`]),
+    ...(typeof value === "string" ? [] : [`${name}: must be a string`]),
+  ]);
+  if (problems.length > 0) throw new Error(`${where} is invalid: ${problems.join("; ")}`);
+  return data as Secrets;
 }
 
 /** Writes a delivery (the engine's side, through `init.js receive-secrets`): whole, 0600, renamed into place. */

@@ -1,7 +1,8 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
-import { BUNDLE_PATHS, bundleEnvironment, guestUrl, HEALTH_PATH, SOCKET_DIR } from "../../sidecars/contract.js";
+import { bundleEnvironment } from "../../sidecars/bundle-settings.js";
+import { BUNDLE_PATHS, guestUrl, HEALTH_PATH, SOCKET_DIR } from "../../sidecars/contract.js";
 import type { BottlePlan } from "../../src/engine/plan-schema.js";
 import { UserError } from "../../src/user-error.js";
 import { waitUntil } from "../../src/wait-until.js";
