@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { Backend, Bottle, DiscoveredBottle, ExecOptions } from "../../backends/backend.js";
+import { inFlightCommands } from "../../backends/in-flight.js";
 import { BACKEND_ORDER, createBackends } from "../../backends/registry.js";
 import type { BackendName } from "../manifest/schema.js";
 import { botBottleHome, homePaths } from "../home.js";
@@ -10,6 +11,7 @@ import { HostSecrets } from "../secrets/host-secrets.js";
 import { SecretStore } from "../secrets/store.js";
 import { syncAudit } from "../supervise/audit.js";
 import { UserError } from "../user-error.js";
+import { waitUntil } from "../wait-until.js";
 import { createBottleCa, writeBottleCa } from "./ca.js";
 import { type DeletedKeys, deleteGateKeys, describeKey, gateKeySecrets, prepareGateKeys } from "./deploy-keys.js";
 import type { BottlePlan, PreparedBottle } from "./plan-schema.js";
@@ -51,6 +53,8 @@ export interface AgentRunOptions {
 
 /** Enough of the end of an agent's output to hold its final events. */
 const AGENT_OUTPUT_TAIL_LINES = 200;
+/** How long gc waits for the commands a killed start left running (a container create, a network create: seconds). */
+const ORPHANED_COMMANDS_WAIT_MS = 120_000;
 
 export interface GcResult {
   removed: string[];
@@ -472,6 +476,34 @@ export class Engine {
   }
 
   /**
+   * Waits (bounded) for the creating commands a killed process left running
+   * (backends/in-flight.ts), so that what they make is there to be removed;
+   * a bottle a live process is starting or keeping warm is not waited for.
+   * Returns a problem for each command still running at the bound.
+   */
+  private async awaitOrphanedCommands(label: string): Promise<string[]> {
+    const beingMade = (id: string): boolean => {
+      const metadata = this.state.readMetadata(id);
+      if (metadata?.status === "starting") return isAlive(metadata.starter_pid);
+      return metadata?.status === "pooled" && metadata.pool !== null && isAlive(metadata.pool.owner_pid);
+    };
+    const orphaned = async () => ((await inFlightCommands(label)) ?? []).filter((command) => !beingMade(command.bottleId));
+    const first = await orphaned();
+    if (first.length === 0) return [];
+    log.info({ commands: first.map((c) => c.pid) }, "waiting for the commands a killed start left running");
+    try {
+      await waitUntil("the commands a killed start left running to end", async () => ((await orphaned()).length === 0 ? true : undefined), {
+        timeoutMs: ORPHANED_COMMANDS_WAIT_MS,
+      });
+      return [];
+    } catch {
+      return (await orphaned()).map(
+        (c) => `bottle ${c.bottleId}: a command a killed start left running (pid ${c.pid}) has not ended; run gc again once it has: ${c.command.slice(0, 200)}`,
+      );
+    }
+  }
+
+  /**
    * Removes what belongs to no live bottle: backend resources without a
    * running record, half-made bottles whose starter died, and the state
    * folders of bottles that are gone.
@@ -479,7 +511,7 @@ export class Engine {
   async gc(): Promise<GcResult> {
     const label = homeLabel(this.home);
     const removed: string[] = [];
-    const failures: string[] = [];
+    const failures: string[] = await this.awaitOrphanedCommands(label);
     const { found: discovered, answered } = await this.discoverAll();
     const live = (id: string): boolean => {
       const metadata = this.state.readMetadata(id);

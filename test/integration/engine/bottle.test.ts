@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -10,7 +10,7 @@ import { homeLabel } from "../../../src/engine/prepare.js";
 import { DEFAULT_RESOURCES } from "../../../src/manifest/resources.js";
 import { waitUntil } from "../../../src/wait-until.js";
 import { runCli, repoRoot } from "../../support/cli.js";
-import { crashCli, startCliInSession } from "../../support/reliability.js";
+import { crashCli, sessionMembers, startCliInSession } from "../../support/reliability.js";
 import { baseImage, describeWithDocker, engineTestEnv } from "../../support/docker.js";
 import { createTestInternet, type TestInternet } from "../../support/fake-model-container.js";
 
@@ -453,6 +453,31 @@ describeWithDocker("start interrupted, then gc", () => {
     expect(ls).toEqual([]);
     const again = await runCli(["gc"], env);
     expect(again.stdout.trim()).toBe("nothing to remove");
+  });
+
+  it("gc waits for the docker commands a killed start left running, so nothing they make outlives it", async () => {
+    const realDocker = (await execa("sh", ["-c", "command -v docker"])).stdout.trim();
+    const held = path.join(home, "agent-run-held");
+    const wrapper = path.join(home, "slow-docker");
+    // The fault: the agent's `docker run` is slow to start, as under load, so it is still to come when the start dies.
+    writeFileSync(wrapper, `#!/bin/sh\ncase "$*" in *bot-bottle.role=agent*) : > '${held}'; sleep 5;; esac\nexec '${realDocker}' "$@"\n`, { mode: 0o755 });
+    const child = startCliInSession(["start", "probe"], { ...env, BOT_BOTTLE_DOCKER: wrapper });
+    const ofHome = ["--filter", `label=bot-bottle.home=${homeLabel(home)}`];
+    try {
+      await waitUntil("the agent's docker run to be under way", async () => (existsSync(held) ? true : undefined), { timeoutMs: 300_000 });
+      // Only the start dies; the docker run it started goes on, as after a kill -9.
+      child.kill("SIGKILL");
+      await child;
+      const gc = await runCli(["gc"], env);
+      expect(gc.exitCode, gc.stderr).toBe(0);
+      expect(gc.stdout).toMatch(/removed container bot-bottle-probe-[0-9a-f]+-agent/);
+      await waitUntil("every command of the start to end", async () => (sessionMembers(child.pid!).length === 0 ? true : undefined), { timeoutMs: 120_000 });
+      expect((await execa("docker", ["ps", "-a", "-q", ...ofHome])).stdout.trim()).toBe("");
+    } finally {
+      const left = (await execa("docker", ["ps", "-a", "-q", ...ofHome])).stdout.split("\n").filter(Boolean);
+      if (left.length > 0) await execa("docker", ["rm", "-f", ...left], { reject: false });
+      await runCli(["gc"], env);
+    }
   });
 });
 
