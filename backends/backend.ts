@@ -40,8 +40,8 @@ export interface DiscoveredBottle {
   resources: { kind: "container" | "network" | "volume" | "machine"; name: string; running: boolean }[];
   /** Whether the agent itself is up. */
   agentRunning: boolean;
-  /** Whether the sidecar bundle (egress, supervise, the git gate) is up; false too where this backend holds no bundle. */
-  bundleRunning: boolean;
+  /** Whether the sidecar bundle (egress, supervise, the git gate) is up; null from a backend whose bottles keep their bundle elsewhere. */
+  bundleRunning: boolean | null;
 }
 
 export interface LaunchHooks {

@@ -179,7 +179,7 @@ export class SmolmachinesBackend implements Backend {
       if (!id || labels[LABELS.home] !== homeLabel) continue;
       const running = machine.state === "running";
       // The bundle is a Docker container: the Docker backend finds it.
-      const entry = byId.get(id) ?? { id, resources: [], agentRunning: false, bundleRunning: false };
+      const entry = byId.get(id) ?? { id, resources: [], agentRunning: false, bundleRunning: null };
       entry.resources.push({ kind: "machine", name: machine.name, running });
       entry.agentRunning ||= running && labels[LABELS.role] === "agent";
       byId.set(id, entry);

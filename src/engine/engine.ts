@@ -156,10 +156,11 @@ export class Engine {
     const answering = await this.answering();
     for (const backend of answering) {
       for (const bottle of await backend.discover(label)) {
-        const entry = found.get(bottle.id) ?? { id: bottle.id, resources: [], agentRunning: false, bundleRunning: false, backends: [] };
+        const entry = found.get(bottle.id) ?? { id: bottle.id, resources: [], agentRunning: false, bundleRunning: null, backends: [] };
         entry.resources.push(...bottle.resources);
         entry.agentRunning ||= bottle.agentRunning;
-        entry.bundleRunning ||= bottle.bundleRunning;
+        // Up if any backend saw it up; unknown while no backend that holds bundles answered for it.
+        if (bottle.bundleRunning !== null) entry.bundleRunning = entry.bundleRunning === true || bottle.bundleRunning;
         entry.backends.push(backend);
         found.set(bottle.id, entry);
       }
@@ -446,7 +447,7 @@ export class Engine {
       if (status === "starting" && !isAlive(metadata.starter_pid)) status = "failed";
       const record = publicRecord({ ...metadata, status });
       // The agent runs on with no way out and nobody to ask: say so rather than call it simply running.
-      if ((status === "running" || status === "pooled") && found?.agentRunning && !found.bundleRunning) record.problem = BUNDLE_DOWN;
+      if ((status === "running" || status === "pooled") && found?.agentRunning && found.bundleRunning === false) record.problem = BUNDLE_DOWN;
       records.push(record);
     }
     return records;
