@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { shellQuote } from "../../shell-quote.js";
 import { hostGitOk } from "../git-gate/host-git.js";
@@ -74,9 +74,10 @@ function subdirectories(folder: string): string[] {
   }
 }
 
+/** A real folder: a `.git` that is a link is copied as the link, and points at nothing in the guest. */
 function isDirectory(file: string): boolean {
   try {
-    return statSync(file).isDirectory();
+    return lstatSync(file).isDirectory();
   } catch {
     return false;
   }
