@@ -115,15 +115,24 @@ export function writeProposal(dir: string, proposal: Proposal): void {
  * and returns the answer that stands: this one, or the one that came first.
  */
 export function answerOnce(dir: string, answer: Answer): AnswerOutcome {
+  return writeAnswerOnce(dir, answer).standing;
+}
+
+/**
+ * answerOnce, also saying whether this call's answer is the one written. Two
+ * deciders can send equal answers (the same decider name, the same
+ * millisecond): only the link that succeeded tells them apart.
+ */
+export function writeAnswerOnce(dir: string, answer: Answer): { written: boolean; standing: AnswerOutcome } {
   const checked = Answer.parse(answer);
   const file = answerFile(dir, checked.id);
   const temp = writeTemp(dir, file, `${JSON.stringify(checked, null, 2)}\n`);
   try {
     linkSync(temp, file);
-    return { kind: "answer", answer: checked };
+    return { written: true, standing: { kind: "answer", answer: checked } };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    return readAnswer(dir, checked.id) ?? { kind: "malformed", reason: "the existing answer vanished" };
+    return { written: false, standing: readAnswer(dir, checked.id) ?? { kind: "malformed", reason: "the existing answer vanished" } };
   } finally {
     rmSync(temp, { force: true });
   }

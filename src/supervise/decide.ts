@@ -2,7 +2,7 @@ import { z } from "zod";
 import { readBundleWrittenFile } from "../../sidecars/bundle-written-file.js";
 import { parseRoutesFile } from "../../sidecars/egress/routes.js";
 import { checkEditedPayload, declaredTokens, EgressAllowPayload } from "../../sidecars/supervise/proposals.js";
-import { type Answer, answerOnce, ProposalKind, readAnswer } from "../../sidecars/supervise/queue.js";
+import { type Answer, ProposalKind, readAnswer, writeAnswerOnce } from "../../sidecars/supervise/queue.js";
 import { StateStore } from "../engine/state.js";
 import { UserError } from "../user-error.js";
 import { syncAudit } from "./audit.js";
@@ -98,9 +98,9 @@ export function decide(home: string, request: DecisionRequest, decidedBy: string
     decided_by: decidedBy,
     decided_at: new Date().toISOString(),
   };
-  const standing = answerOnce(dir, answer);
+  const { written, standing } = writeAnswerOnce(dir, answer);
   syncAudit(home, bottle);
-  if (standing.kind !== "answer" || standing.answer.decided_at !== answer.decided_at || standing.answer.decided_by !== answer.decided_by) {
+  if (!written) {
     throw new UserError(`request ${proposal.id} was decided by someone else at the same moment: ${standing.kind === "answer" ? describeAnswer(standing.answer) : "its answer is unusable"}`);
   }
   return {

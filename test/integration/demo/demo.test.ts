@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { execa } from "execa";
+import { execa, type ResultPromise } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
-import { waitUntil } from "../../../src/wait-until.js";
 import { cliPath } from "../../support/cli.js";
 import { demoHomeIn, demoStep, expectEveryDemoStep, expectNothingLeft } from "../../support/demo.js";
 import { describeWithDocker, engineTestEnv } from "../../support/docker.js";
@@ -11,6 +10,29 @@ import { useTempDir } from "../../support/temp-dir.js";
 // `bot-bottle demo` against the real engine: every step as it prints it, in a
 // home of its own (the user's BOT_BOTTLE_HOME stays untouched), and nothing
 // left behind, also when it is interrupted.
+
+/**
+ * The demo bottle's id, the moment the demo says it runs: read as its output
+ * arrives, not polled, since the demo's remaining steps take about a second
+ * and a poll could find the bottle already removed.
+ */
+function whenBottleRuns(demo: ResultPromise): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    const look = (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const id = /bottle (demo-[0-9a-f]{8}) is running/.exec(stdout)?.[1];
+      if (!id) return;
+      demo.stdout!.off("data", look);
+      resolve(id);
+    };
+    demo.stdout!.on("data", look);
+    demo.then(
+      () => reject(new Error(`the demo ended before its bottle ran:\n${stdout}`)),
+      () => reject(new Error(`the demo failed before its bottle ran:\n${stdout}`)),
+    );
+  });
+}
 
 describeWithDocker("bot-bottle demo", () => {
   const root = useTempDir("bb-demo-");
@@ -36,10 +58,8 @@ describeWithDocker("bot-bottle demo", () => {
 
   it("on Ctrl-C, stops where it is and removes the bottle and everything it made", async () => {
     const demo = execa("node", [cliPath, "demo", "--no-internet"], { env, reject: false, timeout: 900_000 });
-    let stdout = "";
-    demo.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     // Interrupt once the bottle runs: the demo's own removal is what is tested, not the launch's.
-    const id = await waitUntil("the demo bottle to run", async () => /bottle (demo-[0-9a-f]{8}) is running/.exec(stdout)?.[1], { timeoutMs: 600_000, intervalMs: 100 });
+    const id = await whenBottleRuns(demo);
     demo.kill("SIGINT");
     const run = await demo;
     expect(run.exitCode, run.stderr).toBe(130);
@@ -56,9 +76,7 @@ describeWithDocker("bot-bottle demo", () => {
 
   it("after a demo killed outright (nothing can clean up then), the next one removes what it left, then runs", async () => {
     const killed = execa("node", [cliPath, "demo", "--no-internet"], { env, reject: false, timeout: 900_000 });
-    let stdout = "";
-    killed.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    const id = await waitUntil("the demo bottle to run", async () => /bottle (demo-[0-9a-f]{8}) is running/.exec(stdout)?.[1], { timeoutMs: 600_000, intervalMs: 100 });
+    const id = await whenBottleRuns(killed);
     killed.kill("SIGKILL");
     await killed;
     const left = await execa("docker", ["ps", "-q", "--filter", `label=bot-bottle.id=${id}`]);

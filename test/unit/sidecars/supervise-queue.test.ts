@@ -13,6 +13,7 @@ import {
   readAnswer,
   readProposal,
   waitForAnswer,
+  writeAnswerOnce,
   writeProposal,
 } from "../../../sidecars/supervise/queue.js";
 
@@ -75,6 +76,14 @@ describe("supervise queue", () => {
     expect(answerOnce(dir, answer(id, "reject"))).toMatchObject({ kind: "answer", answer: { decision: "approve" } });
     expect(statSync(answerFile(dir, id)).mode & 0o777).toBe(0o640);
     expect(readdirSync(dir)).toEqual([`${id}.answer.json`]);
+  });
+
+  it("tells the writer of an answer from a second decider whose answer is equal to it (same name, same millisecond)", () => {
+    const id = newProposalId();
+    const same = { id, decision: "reject" as const, decided_by: "the outer agent (supervise_approve)", decided_at: "2026-12-02T07:30:00.000Z" };
+    expect(writeAnswerOnce(dir, same)).toEqual({ written: true, standing: { kind: "answer", answer: same } });
+    expect(writeAnswerOnce(dir, { ...same, decision: "approve" })).toEqual({ written: false, standing: { kind: "answer", answer: same } });
+    expect(writeAnswerOnce(dir, same)).toMatchObject({ written: false });
   });
 
   it.each([
