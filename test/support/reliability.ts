@@ -81,10 +81,12 @@ export async function killServer(server: ServerProcess, options: { waitForChildr
   process.kill(server.pid, "SIGKILL");
   await server.closed;
   if (options.waitForChildren === false) return;
-  await waitUntil(`the commands server ${server.pid} left behind to end`, async () => (sessionMembers(server.pid).length === 0 ? true : undefined), {
-    timeoutMs: 120_000,
-    intervalMs: 50,
-  });
+  await sessionEnded(server.pid, `server ${server.pid}`);
+}
+
+/** Waits until no process is left in session `sid`: the commands its leader (`who`, dead by now) had started have ended. */
+export async function sessionEnded(sid: number, who: string): Promise<void> {
+  await waitUntil(`the commands ${who} left behind to end`, async () => (sessionMembers(sid).length === 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 50 });
 }
 
 /**
@@ -95,13 +97,9 @@ export const startCliInSession = (args: string[], env: NodeJS.ProcessEnv) => exe
 
 /** SIGKILLs a CLI started with `startCliInSession` and waits for what it left running (docker commands) to end, as killServer does. */
 export async function crashCli(child: ReturnType<typeof startCliInSession>): Promise<void> {
-  const session = child.pid!;
   child.kill("SIGKILL");
   await child;
-  await waitUntil(`the commands CLI ${session} left behind to end`, async () => (sessionMembers(session).length === 0 ? true : undefined), {
-    timeoutMs: 120_000,
-    intervalMs: 50,
-  });
+  await sessionEnded(child.pid!, `CLI ${child.pid}`);
 }
 
 /** Calls a tool and returns its structured result; an error result throws with its text. */

@@ -10,7 +10,7 @@ import { homeLabel } from "../../../src/engine/prepare.js";
 import { DEFAULT_RESOURCES } from "../../../src/manifest/resources.js";
 import { waitUntil } from "../../../src/wait-until.js";
 import { runCli, repoRoot } from "../../support/cli.js";
-import { crashCli, sessionMembers, startCliInSession } from "../../support/reliability.js";
+import { crashCli, sessionEnded, startCliInSession } from "../../support/reliability.js";
 import { baseImage, describeWithDocker, engineTestEnv } from "../../support/docker.js";
 import { createTestInternet, type TestInternet } from "../../support/fake-model-container.js";
 
@@ -471,7 +471,7 @@ describeWithDocker("start interrupted, then gc", () => {
       const gc = await runCli(["gc"], env);
       expect(gc.exitCode, gc.stderr).toBe(0);
       expect(gc.stdout).toMatch(/removed container bot-bottle-probe-[0-9a-f]+-agent/);
-      await waitUntil("every command of the start to end", async () => (sessionMembers(child.pid!).length === 0 ? true : undefined), { timeoutMs: 120_000 });
+      await sessionEnded(child.pid!, "the killed start");
       expect((await execa("docker", ["ps", "-a", "-q", ...ofHome])).stdout.trim()).toBe("");
     } finally {
       const left = (await execa("docker", ["ps", "-a", "-q", ...ofHome])).stdout.split("\n").filter(Boolean);
