@@ -121,6 +121,20 @@ describe("token patterns", () => {
     expect(scanner.scan(escaped, ["token_patterns"]).map((f) => f.label)).toContain(label);
   });
 
+  it.each(["Z", "/", "+"])("finds an AWS secret access key ending in %s by the name it is assigned to, and marks the key alone", (last) => {
+    const key = `wJalrXUtnFEMI/K7MDENG/bPxRfiCY0123456789${last}`.slice(-40);
+    for (const text of [`aws_secret_access_key = "${key}";`, `AWS_SECRET_ACCESS_KEY=${key}\n`, `{"SecretAccessKey": "${key}"}`, `aws_secret_access_key: ${key}`]) {
+      const findings = scanner.scan(text, ["token_patterns"]).filter((f) => f.label === "AWS secret access key");
+      expect(findings.map((f) => [f.fingerprint, text.slice(...f.range!)]), text).toEqual([[fingerprintOf(key), key]]);
+    }
+  });
+
+  it("does not take any 40 characters for an AWS secret key: not under another name, not a longer run", () => {
+    const key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY0123456789";
+    expect(scanner.scan(`session_token = "${key}"`, ["token_patterns"])).toEqual([]);
+    expect(scanner.scan(`aws_secret_access_key = "${key}x"`, ["token_patterns"])).toEqual([]);
+  });
+
   it("does not fire on look-alikes inside longer identifiers or on ordinary text", () => {
     expect(scanner.scan(`xAKIAIOSFODNN7EXAMPLE`, ["token_patterns"])).toEqual([]);
     expect(scanner.scan("the sk-ant prefix and ghp_short and eyJ.eyJ.x", ["token_patterns"])).toEqual([]);
